@@ -1,0 +1,125 @@
+#include "common/frame.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t frame_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int frame_send(int fd, uint8_t type, const void *data, size_t len)
+{
+    if (len > FRAME_MAX_PAYLOAD) return -E2BIG;
+    uint8_t chunk[FRAME_HDR + FRAME_CHUNK];
+    const uint8_t *p = data;
+    size_t left = len;
+    do {
+        size_t n = left < FRAME_CHUNK ? left : FRAME_CHUNK;
+        chunk[0] = type;
+        chunk[1] = (left > n) ? FRAME_MORE : 0;
+        chunk[2] = chunk[3] = 0;
+        if (n) memcpy(chunk + FRAME_HDR, p, n);
+        ssize_t w;
+        do {
+            w = write(fd, chunk, FRAME_HDR + n);
+        } while (w < 0 && errno == EINTR);
+        if (w < 0) return (errno == EPIPE || errno == ECONNRESET) ? -EPIPE : -errno;
+        if ((size_t)w != FRAME_HDR + n) return -EPROTO; /* seqpacket writes are atomic */
+        p += n;
+        left -= n;
+    } while (left > 0);
+    return 0;
+}
+
+static int wait_readable(int fd, int64_t deadline_ms)
+{
+    if (deadline_ms < 0) return 0;
+    for (;;) {
+        int64_t left = deadline_ms - frame_now_ms();
+        if (left <= 0) return -ETIMEDOUT;
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int r = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
+        if (r > 0) return 0;
+        if (r < 0 && errno != EINTR) return -errno;
+    }
+}
+
+int frame_recv(int fd, struct frame *out, size_t max_len, int64_t deadline_ms)
+{
+    memset(out, 0, sizeof *out);
+    if (max_len > FRAME_MAX_PAYLOAD) max_len = FRAME_MAX_PAYLOAD;
+    uint8_t chunk[FRAME_HDR + FRAME_CHUNK + 1];
+    uint8_t *buf = NULL;
+    size_t len = 0, cap = 0;
+    int first = 1, rc;
+    uint8_t type = 0;
+
+    for (;;) {
+        rc = wait_readable(fd, deadline_ms);
+        if (rc) goto fail;
+        ssize_t r;
+        do {
+            r = read(fd, chunk, sizeof chunk);
+        } while (r < 0 && errno == EINTR);
+        if (r < 0) {
+            rc = (errno == ECONNRESET) ? -EPIPE : -errno;
+            goto fail;
+        }
+        if (r == 0) {
+            rc = -EPIPE;
+            goto fail;
+        }
+        if ((size_t)r < FRAME_HDR || (size_t)r > FRAME_HDR + FRAME_CHUNK || chunk[2] || chunk[3] ||
+            (chunk[1] & ~FRAME_MORE) || (!first && chunk[0] != type)) {
+            rc = -EPROTO;
+            goto fail;
+        }
+        type = chunk[0];
+        first = 0;
+        size_t n = (size_t)r - FRAME_HDR;
+        if (len + n > max_len) {
+            rc = -E2BIG;
+            goto fail;
+        }
+        if (len + n + 1 > cap) {
+            size_t ncap = cap ? cap * 2 : 4096;
+            while (ncap < len + n + 1) ncap *= 2;
+            uint8_t *nb = realloc(buf, ncap);
+            if (!nb) {
+                rc = -ENOMEM;
+                goto fail;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        memcpy(buf + len, chunk + FRAME_HDR, n);
+        len += n;
+        if (!(chunk[1] & FRAME_MORE)) break;
+    }
+    if (!buf) {
+        buf = malloc(1);
+        if (!buf) return -ENOMEM;
+    }
+    buf[len] = 0;
+    out->type = type;
+    out->data = buf;
+    out->len = len;
+    return 0;
+fail:
+    free(buf);
+    return rc;
+}
+
+void frame_free(struct frame *f)
+{
+    free(f->data);
+    f->data = NULL;
+    f->len = 0;
+}

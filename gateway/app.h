@@ -1,0 +1,20 @@
+/* What every request handler can reach: configuration, store, workers, executor. One per
+ * process, built by main.c; read-only after start-up except through each part's own API. */
+#ifndef FNBOX_APP_H
+#define FNBOX_APP_H
+
+#include "gateway/config.h"
+#include "gateway/executor.h"
+#include "gateway/store.h"
+#include "sandbox/zygote.h"
+#include "sandbox/zygote_client.h"
+
+struct app {
+    struct config cfg;
+    struct store *store;
+    struct zygote zygote;
+    struct zclient *zc;
+    struct executor *ex;
+};
+
+#endif

@@ -1,0 +1,34 @@
+/* fnboxd's command line: every flag with its default and help text in one table
+ * (gateway/config.c). config_parse returns 0, 1 when --help/--version was printed, or -1
+ * after printing a usage error. */
+#ifndef FNBOX_CONFIG_H
+#define FNBOX_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gateway/validate.h"
+
+#define FNBOX_VERSION "0.1.0"
+#define CONFIG_LIST_MAX 64
+
+struct config {
+    char listen[128];
+    char data_dir[PATH_MAX];
+    long worker_uid;
+    struct fn_limits max; /* operator maxima for function limits */
+    long max_workers, queue, threads, per_ip_connections, connection_timeout;
+    long max_body_bytes;
+    const char *egress_allow_private[CONFIG_LIST_MAX];
+    int n_egress_allow_private;
+    const char *egress_allow[CONFIG_LIST_MAX];
+    int n_egress_allow;
+    const char *egress_allow_http[CONFIG_LIST_MAX];
+    int n_egress_allow_http;
+    const char *egress_ca_file;
+};
+
+int config_parse(int argc, char **argv, struct config *c);
+
+#endif

@@ -1,0 +1,218 @@
+#include "gateway/invoke.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+#include "common/frame.h"
+#include "common/log.h"
+#include "common/proto.h"
+#include "common/tlv.h"
+#include "gateway/metrics.h"
+
+#define EXIT_STATUS_WAIT_MS 2000
+
+static void set_error(struct invoke_result *res, enum outcome o, const char *message)
+{
+    res->outcome = o;
+    json_decref(res->error);
+    res->error = json_pack("{ssss}", "code", outcome_code(o), "message", message);
+}
+
+static enum outcome outcome_from_code(const char *code)
+{
+    for (int o = 0; o < OUTCOME_COUNT; o++)
+        if (strcmp(code, outcome_code((enum outcome)o)) == 0) return (enum outcome)o;
+    return OUTCOME_FUNCTION_ERROR;
+}
+
+/* The worker's own error report: keep only the fields we document, typed as we document. */
+static void take_worker_error(struct invoke_result *res, const struct frame *f, int mode)
+{
+    json_t *e = json_loadb((const char *)f->data, f->len, 0, NULL);
+    const char *code = e ? json_string_value(json_object_get(e, "code")) : NULL;
+    const char *msg = e ? json_string_value(json_object_get(e, "message")) : NULL;
+    if (!code || !msg) {
+        json_decref(e);
+        set_error(res, OUTCOME_WORKER_CRASHED, "worker sent a malformed error");
+        return;
+    }
+    enum outcome o = outcome_from_code(code);
+    int syntax = mode == JOB_MODE_CHECK && strcmp(code, ERR_SYNTAX) == 0;
+    if (o == OUTCOME_OK || o == OUTCOME_OVERLOADED || o == OUTCOME_TIMEOUT ||
+        o == OUTCOME_SANDBOX_VIOLATION)
+        o = OUTCOME_FUNCTION_ERROR; /* a worker cannot claim outcomes only the parent decides */
+    json_t *clean = json_pack("{ssss}", "code", syntax ? ERR_SYNTAX : outcome_code(o), "message", msg);
+    json_t *name = json_object_get(e, "name"), *line = json_object_get(e, "line");
+    if (clean && json_is_string(name)) json_object_set(clean, "name", name);
+    if (clean && json_is_integer(line)) json_object_set(clean, "line", line);
+    json_decref(e);
+    res->outcome = o;
+    json_decref(res->error);
+    res->error = clean;
+}
+
+static void classify_death(struct invoke_result *res, int status)
+{
+    if (WIFSIGNALED(status)) {
+        switch (WTERMSIG(status)) {
+        case SIGSYS:
+            set_error(res, OUTCOME_SANDBOX_VIOLATION, "the function made a forbidden system call");
+            return;
+        case SIGXCPU:
+        case SIGKILL:
+            set_error(res, OUTCOME_TIMEOUT, "CPU time limit exceeded");
+            return;
+        default:
+            set_error(res, OUTCOME_WORKER_CRASHED, "the worker crashed");
+            return;
+        }
+    }
+    switch (WEXITSTATUS(status)) {
+    case WORKER_EXIT_NOMEM:
+        set_error(res, OUTCOME_MEMORY_LIMIT, "memory limit exceeded");
+        return;
+    case WORKER_EXIT_FATAL:
+        set_error(res, OUTCOME_WORKER_CRASHED, "the JavaScript engine stopped on a fatal error");
+        return;
+    case WORKER_EXIT_CONFINE:
+        set_error(res, OUTCOME_INTERNAL, "the worker could not be confined");
+        return;
+    default:
+        set_error(res, OUTCOME_WORKER_CRASHED, "the worker ended without an answer");
+        return;
+    }
+}
+
+static int build_job(const struct invoke_request *req, struct tlv_writer *w)
+{
+    int rc = tlv_put_u64(w, JOB_MODE, (uint64_t)req->mode);
+    rc = rc ? rc : tlv_put_str(w, JOB_CODE, req->code);
+    if (req->mode == JOB_MODE_INVOKE) {
+        rc = rc ? rc : tlv_put_str(w, JOB_ENTRY, req->entry);
+        rc = rc ? rc : tlv_put_str(w, JOB_INPUT, req->input_json);
+        rc = rc ? rc : tlv_put_str(w, JOB_CTX, req->ctx_json);
+        rc = rc ? rc : tlv_put_u64(w, JOB_MAX_OUTPUT, (uint64_t)req->limits.max_output_bytes);
+        rc = rc ? rc : tlv_put_u64(w, JOB_MAX_LOG_BYTES, LOG_MAX_BYTES);
+        rc = rc ? rc : tlv_put_u64(w, JOB_MAX_LOG_LINES, LOG_MAX_LINES);
+    }
+    return rc;
+}
+
+/* Reads frames until an answer, the deadline, or the worker's end. */
+static void converse(struct zclient *zc, const struct worker_handle *wh,
+                     const struct invoke_request *req, int64_t deadline, struct invoke_result *res)
+{
+    size_t log_bytes = 0;
+    size_t max_frame = (size_t)req->limits.max_output_bytes * 3 + 4096;
+    for (;;) {
+        struct frame f;
+        int rc = frame_recv(wh->fd, &f, max_frame, deadline);
+        if (rc == -ETIMEDOUT) {
+            zclient_kill(zc, wh->job_id);
+            set_error(res, OUTCOME_TIMEOUT, "wall-clock deadline exceeded");
+            return;
+        }
+        if (rc == -E2BIG) {
+            zclient_kill(zc, wh->job_id);
+            set_error(res, OUTCOME_OUTPUT_LIMIT, "result over max_output_bytes");
+            return;
+        }
+        if (rc == -EPIPE) {
+            int status;
+            int64_t wait_until = frame_now_ms() + EXIT_STATUS_WAIT_MS;
+            if (zclient_wait_exit(zc, wh->job_id, wait_until, &status) == 0)
+                classify_death(res, status);
+            else
+                set_error(res, OUTCOME_INTERNAL, "the worker's exit status was not reported");
+            return;
+        }
+        if (rc) {
+            zclient_kill(zc, wh->job_id);
+            set_error(res, OUTCOME_WORKER_CRASHED, "worker protocol error");
+            return;
+        }
+        switch (f.type) {
+        case FRAME_LOG:
+            log_bytes += f.len;
+            if (log_bytes > LOG_MAX_BYTES || json_array_size(res->logs) >= LOG_MAX_LINES) {
+                frame_free(&f);
+                zclient_kill(zc, wh->job_id);
+                set_error(res, OUTCOME_OUTPUT_LIMIT, "console output over its cap");
+                return;
+            }
+            json_array_append_new(res->logs, json_stringn((const char *)f.data, f.len));
+            frame_free(&f);
+            continue;
+        case FRAME_RESULT: {
+            json_t *v = json_loadb((const char *)f.data, f.len, JSON_DECODE_ANY, NULL);
+            frame_free(&f);
+            if (!v) {
+                set_error(res, OUTCOME_WORKER_CRASHED, "worker sent a malformed result");
+                return;
+            }
+            res->outcome = OUTCOME_OK;
+            res->result = v;
+            return;
+        }
+        case FRAME_ERROR:
+            take_worker_error(res, &f, req->mode);
+            frame_free(&f);
+            return;
+        default:
+            frame_free(&f);
+            zclient_kill(zc, wh->job_id);
+            set_error(res, OUTCOME_WORKER_CRASHED, "worker sent an unexpected frame");
+            return;
+        }
+    }
+}
+
+int invoke_run(struct zclient *zc, const struct invoke_request *req, struct invoke_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->logs = json_array();
+    if (!res->logs) return -ENOMEM;
+    int64_t start = frame_now_ms();
+    int64_t deadline = start + req->limits.timeout_ms;
+    uint32_t cpu_seconds = (uint32_t)((req->limits.timeout_ms + 999) / 1000);
+
+    struct tlv_writer job = {0};
+    if (build_job(req, &job)) {
+        set_error(res, OUTCOME_INTERNAL, "out of memory");
+        return 0;
+    }
+    struct worker_handle wh;
+    int rc = zclient_spawn(zc, cpu_seconds, (uint64_t)req->limits.memory_mb << 20, &wh);
+    if (rc) {
+        LOG_E("cannot spawn a worker: %s", strerror(-rc));
+        set_error(res, OUTCOME_INTERNAL, "no worker available");
+        tlv_writer_free(&job);
+        return 0;
+    }
+    metrics_workers_busy(1);
+    rc = frame_send(wh.fd, FRAME_JOB, job.buf, job.len);
+    tlv_writer_free(&job);
+    if (rc && rc != -EPIPE) {
+        zclient_kill(zc, wh.job_id);
+        set_error(res, OUTCOME_INTERNAL, "cannot send the job to the worker");
+    } else {
+        /* on -EPIPE the worker died before reading: converse() reads its exit status */
+        converse(zc, &wh, req, deadline, res);
+    }
+    close(wh.fd);
+    zclient_release(zc, wh.job_id);
+    metrics_workers_busy(-1);
+    res->duration_ms = (double)(frame_now_ms() - start);
+    return 0;
+}
+
+void invoke_result_free(struct invoke_result *res)
+{
+    json_decref(res->result);
+    json_decref(res->error);
+    json_decref(res->logs);
+    memset(res, 0, sizeof *res);
+}

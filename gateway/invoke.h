@@ -1,0 +1,40 @@
+/* One invocation (or one deploy-time syntax check) in a fresh worker: spawn it through the
+ * zygote, send the job, collect console lines and the answer until the wall deadline, and
+ * classify how it ended. Everything the worker sends is treated as untrusted: frame sizes
+ * are bounded and the result must parse as JSON. Blocking: run it on an executor thread. */
+#ifndef FNBOX_INVOKE_H
+#define FNBOX_INVOKE_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "gateway/outcome.h"
+#include "gateway/validate.h"
+#include "sandbox/zygote_client.h"
+
+#define LOG_MAX_BYTES (64u * 1024u)
+#define LOG_MAX_LINES 256u
+
+struct invoke_request {
+    int mode; /* JOB_MODE_INVOKE or JOB_MODE_CHECK */
+    const char *code;
+    const char *entry;
+    const char *input_json; /* JSON text */
+    const char *ctx_json;   /* JSON text */
+    struct fn_limits limits;
+};
+
+struct invoke_result {
+    enum outcome outcome;
+    json_t *result; /* the return value (OK) */
+    json_t *error;  /* {"code","message"[,"name"][,"line"]} otherwise */
+    json_t *logs;   /* array of strings, always set */
+    double duration_ms;
+};
+
+/* Fills *res (release it with invoke_result_free). Returns 0, or -ENOMEM. */
+int invoke_run(struct zclient *zc, const struct invoke_request *req, struct invoke_result *res);
+void invoke_result_free(struct invoke_result *res);
+
+#endif

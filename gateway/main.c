@@ -1,0 +1,153 @@
+/* fnboxd: start-up order matters. The zygote is forked first, while this process has one
+ * thread and no database or TLS state; then the store, the executor and the HTTP server
+ * start; the main thread waits for SIGTERM/SIGINT and shuts down in reverse order. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <pthread.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include "common/log.h"
+#include "gateway/app.h"
+#include "gateway/auth.h"
+#include "gateway/http.h"
+#include "gateway/routes.h"
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+    char buf[PATH_MAX];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return -ENAMETOOLONG;
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST) return -errno;
+        *p = '/';
+    }
+    if (mkdir(buf, mode) < 0 && errno != EEXIST) return -errno;
+    return 0;
+}
+
+/* First start: an admin token, written to DATA/admin.token (0600) before it is stored, and
+ * renamed into place only once stored, so a crash leaves no token that does not work. */
+static int bootstrap_admin(struct app *app)
+{
+    int64_t count;
+    if (store_token_count(app->store, &count)) return -EIO;
+    if (count > 0) return 0;
+    char path[PATH_MAX + 32], tmp[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/admin.token", app->cfg.data_dir);
+    snprintf(tmp, sizeof tmp, "%s/admin.token.tmp", app->cfg.data_dir);
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return -errno;
+    char token[TOKEN_LEN + 2], id[40];
+    int rc = auth_token_create(app->store, ROLE_ADMIN, "admin", (int64_t)time(NULL), 0, token, id);
+    if (!rc) {
+        size_t n = strlen(token);
+        token[n] = '\n';
+        if (write(fd, token, n + 1) != (ssize_t)(n + 1) || fsync(fd) < 0) rc = -errno;
+    }
+    OPENSSL_cleanse(token, sizeof token);
+    if (close(fd) < 0 && !rc) rc = -errno;
+    if (!rc && rename(tmp, path) < 0) rc = -errno;
+    if (rc) unlink(tmp);
+    else LOG_I("created the admin token in %s", path);
+    return rc;
+}
+
+static int worker_identity(const struct config *cfg, struct zygote_config *zc)
+{
+    zc->switch_uid = geteuid() == 0;
+    zc->worker_uid = (uid_t)cfg->worker_uid;
+    zc->worker_gid = (gid_t)cfg->worker_uid;
+    zc->max_workers = (int)cfg->max_workers;
+    if (!zc->switch_uid) return 0;
+    struct passwd *pw = getpwuid(zc->worker_uid);
+    if (pw) zc->worker_gid = pw->pw_gid;
+    if (zc->worker_uid == 0) {
+        LOG_E("--worker-uid 0 would run user code as root");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static struct app app;
+    int rc = config_parse(argc, argv, &app.cfg);
+    if (rc) return rc > 0 ? 0 : 2;
+
+    signal(SIGPIPE, SIG_IGN); /* a client or worker that hung up is an error code, not a death */
+    if ((rc = mkdir_p(app.cfg.data_dir, 0700))) {
+        LOG_E("cannot create data directory %s: %s", app.cfg.data_dir, strerror(-rc));
+        return 1;
+    }
+    struct zygote_config zcfg;
+    if (worker_identity(&app.cfg, &zcfg)) return 2;
+    if ((rc = zygote_start(&zcfg, &app.zygote))) {
+        LOG_E("cannot start the zygote: %s", strerror(-rc));
+        return 1;
+    }
+
+    /* From here on threads exist: block the shutdown signals everywhere, wait for them here. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+
+    int exit_code = 1;
+    struct MHD_Daemon *httpd = NULL;
+    char db[PATH_MAX + 16];
+    snprintf(db, sizeof db, "%s/fnbox.db", app.cfg.data_dir);
+    app.zc = zclient_create(&app.zygote, (int)app.cfg.max_workers);
+    if (!app.zc) {
+        LOG_E("cannot start the zygote client");
+        goto out;
+    }
+    if (store_open(db, &app.store)) goto out;
+    if ((rc = bootstrap_admin(&app))) {
+        LOG_E("cannot create the admin token: %s", strerror(-rc));
+        goto out;
+    }
+    app.ex = executor_create((int)app.cfg.max_workers, (int)app.cfg.queue);
+    if (!app.ex) goto out;
+    httpd = http_start(&app);
+    if (!httpd) goto out;
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(httpd, MHD_DAEMON_INFO_BIND_PORT);
+    char host[128];
+    snprintf(host, sizeof host, "%s", app.cfg.listen);
+    char *colon = strrchr(host, ':');
+    if (colon) *colon = 0;
+    fprintf(stderr, "fnboxd: listening on http://%s:%u (data %s)\n", host,
+            info ? info->port : 0u, app.cfg.data_dir);
+
+    int sig;
+    sigwait(&stop, &sig);
+    LOG_I("signal %d: shutting down", sig);
+    MHD_quiesce_daemon(httpd); /* stop accepting; finish what is in flight */
+    exit_code = 0;
+out:
+    if (app.ex) executor_destroy(app.ex); /* runs queued invocations, resumes their requests */
+    if (httpd) {
+        for (int i = 0; i < 50; i++) { /* give resumed replies a moment to go out */
+            const union MHD_DaemonInfo *ci =
+                MHD_get_daemon_info(httpd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+            if (!ci || ci->num_connections == 0) break;
+            usleep(20000);
+        }
+        MHD_stop_daemon(httpd);
+    }
+    zclient_destroy(app.zc);
+    if (!app.zc) kill(app.zygote.pid, SIGKILL);
+    store_close(app.store);
+    return exit_code;
+}

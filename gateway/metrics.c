@@ -1,0 +1,101 @@
+#include "gateway/metrics.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                 0.1,    0.25,  0.5,    1,     2.5,  5,     10, 30};
+#define NBUCKETS (sizeof buckets / sizeof *buckets)
+
+struct fn_counts {
+    char name[64];
+    unsigned long long by_outcome[OUTCOME_COUNT];
+};
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static struct fn_counts *fns;
+static size_t nfns, capfns;
+static struct fn_counts other = {.name = "_other"};
+static unsigned long long hist[NBUCKETS + 1];
+static double hist_sum;
+static unsigned long long hist_count;
+static long busy;
+
+static struct fn_counts *find(const char *name)
+{
+    for (size_t i = 0; i < nfns; i++)
+        if (strcmp(fns[i].name, name) == 0) return &fns[i];
+    if (nfns == METRICS_MAX_FUNCTIONS) return &other;
+    if (nfns == capfns) {
+        size_t ncap = capfns ? capfns * 2 : 16;
+        struct fn_counts *n = realloc(fns, ncap * sizeof *n);
+        if (!n) return &other;
+        fns = n;
+        capfns = ncap;
+    }
+    struct fn_counts *c = &fns[nfns++];
+    memset(c, 0, sizeof *c);
+    snprintf(c->name, sizeof c->name, "%s", name);
+    return c;
+}
+
+void metrics_invocation(const char *function, enum outcome o, double seconds)
+{
+    pthread_mutex_lock(&mu);
+    find(function)->by_outcome[o]++;
+    size_t b = 0;
+    while (b < NBUCKETS && seconds > buckets[b]) b++;
+    hist[b]++;
+    hist_sum += seconds;
+    hist_count++;
+    pthread_mutex_unlock(&mu);
+}
+
+void metrics_workers_busy(int delta)
+{
+    pthread_mutex_lock(&mu);
+    busy += delta;
+    pthread_mutex_unlock(&mu);
+}
+
+char *metrics_render(long queue_depth, size_t *len)
+{
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&buf, &size);
+    if (!f) return NULL;
+    pthread_mutex_lock(&mu);
+    fputs("# HELP fnbox_invocations_total Invocations by function and outcome.\n"
+          "# TYPE fnbox_invocations_total counter\n", f);
+    for (size_t i = 0; i <= nfns; i++) {
+        const struct fn_counts *c = i < nfns ? &fns[i] : &other;
+        for (int o = 0; o < OUTCOME_COUNT; o++)
+            if (c->by_outcome[o])
+                fprintf(f, "fnbox_invocations_total{function=\"%s\",outcome=\"%s\"} %llu\n",
+                        c->name, outcome_code((enum outcome)o), c->by_outcome[o]);
+    }
+    fputs("# HELP fnbox_invocation_duration_seconds Wall time of invocations.\n"
+          "# TYPE fnbox_invocation_duration_seconds histogram\n", f);
+    unsigned long long cum = 0;
+    for (size_t b = 0; b < NBUCKETS; b++) {
+        cum += hist[b];
+        fprintf(f, "fnbox_invocation_duration_seconds_bucket{le=\"%g\"} %llu\n", buckets[b], cum);
+    }
+    cum += hist[NBUCKETS];
+    fprintf(f, "fnbox_invocation_duration_seconds_bucket{le=\"+Inf\"} %llu\n", cum);
+    fprintf(f, "fnbox_invocation_duration_seconds_sum %.6f\n", hist_sum);
+    fprintf(f, "fnbox_invocation_duration_seconds_count %llu\n", hist_count);
+    fprintf(f, "# HELP fnbox_workers_busy Workers running an invocation now.\n"
+               "# TYPE fnbox_workers_busy gauge\nfnbox_workers_busy %ld\n", busy);
+    fprintf(f, "# HELP fnbox_queue_depth Invocations waiting for a worker.\n"
+               "# TYPE fnbox_queue_depth gauge\nfnbox_queue_depth %ld\n", queue_depth);
+    pthread_mutex_unlock(&mu);
+    if (fclose(f) != 0) {
+        free(buf);
+        return NULL;
+    }
+    *len = size;
+    return buf;
+}

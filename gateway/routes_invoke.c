@@ -1,0 +1,136 @@
+/* POST /v1/functions/{name}/invoke: authorise, queue on the executor (503 when full), run
+ * in a fresh worker, answer with the result or a structured error. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "common/proto.h"
+#include "gateway/handlers.h"
+#include "gateway/invoke.h"
+#include "gateway/metrics.h"
+
+struct invoke_task {
+    struct request *r;
+    struct fn_version v;
+    struct fn_limits limits;
+    char invocation_id[40];
+    char *ctx_json;
+};
+
+static void invoke_task_free(struct invoke_task *t)
+{
+    fn_version_free(&t->v);
+    free(t->ctx_json);
+    free(t);
+}
+
+/* Limits as stored at deploy, lowered to the operator's current maxima. */
+static void effective_limits(const char *stored, const struct fn_limits *max, struct fn_limits *out)
+{
+    *out = fn_limits_default;
+    json_t *j = json_loads(stored, 0, NULL);
+    json_t *v;
+    if ((v = json_object_get(j, "timeout_ms"))) out->timeout_ms = json_integer_value(v);
+    if ((v = json_object_get(j, "memory_mb"))) out->memory_mb = json_integer_value(v);
+    if ((v = json_object_get(j, "max_fetches"))) out->max_fetches = json_integer_value(v);
+    if ((v = json_object_get(j, "max_output_bytes"))) out->max_output_bytes = json_integer_value(v);
+    json_decref(j);
+    if (out->timeout_ms > max->timeout_ms || out->timeout_ms < 1) out->timeout_ms = max->timeout_ms;
+    if (out->memory_mb > max->memory_mb || out->memory_mb < 1) out->memory_mb = max->memory_mb;
+    if (out->max_fetches > max->max_fetches) out->max_fetches = max->max_fetches;
+    if (out->max_output_bytes > max->max_output_bytes || out->max_output_bytes < 1)
+        out->max_output_bytes = max->max_output_bytes;
+}
+
+static void run_invoke(void *arg)
+{
+    struct invoke_task *t = arg;
+    struct request *r = t->r;
+    struct invoke_request req = {
+        .mode = JOB_MODE_INVOKE,
+        .code = t->v.code,
+        .entry = t->v.entry,
+        .input_json = r->body_len ? r->body : "null",
+        .ctx_json = t->ctx_json,
+        .limits = t->limits,
+    };
+    struct invoke_result res;
+    if (invoke_run(r->app->zc, &req, &res)) {
+        http_reply_error(r, 500, "internal", "out of memory");
+    } else {
+        metrics_invocation(t->v.name, res.outcome, res.duration_ms / 1000.0);
+        json_t *body;
+        if (res.outcome == OUTCOME_OK)
+            body = json_pack("{sOsssOsIsf}", "result", res.result, "invocation_id",
+                             t->invocation_id, "logs", res.logs, "version",
+                             (json_int_t)t->v.version, "duration_ms", res.duration_ms);
+        else
+            body = json_pack("{sOsssOsIsf}", "error", res.error, "invocation_id", t->invocation_id,
+                             "logs", res.logs, "version", (json_int_t)t->v.version,
+                             "duration_ms", res.duration_ms);
+        http_reply_json(r, outcome_http_status(res.outcome), body);
+        invoke_result_free(&res);
+    }
+    invoke_task_free(t);
+    http_resume(r); /* last: after this the request may be freed by another thread */
+}
+
+static int new_invocation_id(char out[40])
+{
+    unsigned char b[12];
+    if (RAND_bytes(b, sizeof b) != 1) return -1;
+    strcpy(out, "inv_");
+    for (size_t i = 0; i < sizeof b; i++) snprintf(out + 4 + 2 * i, 3, "%02x", b[i]);
+    return 0;
+}
+
+void h_function_invoke(struct request *r, char *p[MAX_PARAMS])
+{
+    const char *name = p[0];
+    if (!check_function_name(r, name)) return;
+    struct invoke_task *t = calloc(1, sizeof *t);
+    if (!t) {
+        http_reply_error(r, 500, "internal", "out of memory");
+        return;
+    }
+    t->r = r;
+    int rc = store_function_get(r->app->store, name, 0, &t->v);
+    if (rc) {
+        free(t);
+        if (rc == -ENOENT) http_reply_error(r, 404, "not_found", "no function '%s'", name);
+        else http_reply_error(r, 500, "internal", "cannot read the store");
+        return;
+    }
+    if (r->who.role == ROLE_DEVELOPER && !may_manage(r, t->v.owner)) goto fail;
+    json_t *input = body_json(r, 1); /* validates; the worker parses the text itself */
+    if (!input) goto fail;
+    json_decref(input);
+    if (new_invocation_id(t->invocation_id)) {
+        http_reply_error(r, 500, "internal", "no randomness");
+        goto fail;
+    }
+    effective_limits(t->v.limits_json, &r->app->cfg.max, &t->limits);
+    json_t *ctx = json_pack("{sssssIss}", "invocation_id", t->invocation_id, "function",
+                            t->v.name, "version", (json_int_t)t->v.version, "caller",
+                            r->who.owner);
+    t->ctx_json = ctx ? json_dumps(ctx, JSON_COMPACT) : NULL;
+    json_decref(ctx);
+    if (!t->ctx_json) {
+        http_reply_error(r, 500, "internal", "out of memory");
+        goto fail;
+    }
+    http_suspend(r);
+    if (executor_submit(r->app->ex, run_invoke, t) != 0) {
+        metrics_invocation(t->v.name, OUTCOME_OVERLOADED, 0);
+        r->retry_after = 1;
+        http_reply_error(r, 503, "overloaded", "too many invocations in flight; retry later");
+        invoke_task_free(t);
+        http_resume(r);
+    }
+    return;
+fail:
+    invoke_task_free(t);
+}

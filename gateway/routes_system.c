@@ -1,0 +1,35 @@
+/* Open routes: liveness, readiness (with the active confinement), Prometheus metrics. */
+#include <stdlib.h>
+
+#include "gateway/handlers.h"
+#include "gateway/metrics.h"
+
+void h_healthz(struct request *r, char *p[MAX_PARAMS])
+{
+    http_reply_json(r, 200, json_pack("{ss}", "status", "ok"));
+}
+
+void h_readyz(struct request *r, char *p[MAX_PARAMS])
+{
+    const struct zyg_hello *h = &r->app->zygote.hello;
+    int alive = zclient_alive(r->app->zc);
+    json_t *conf = json_pack(
+        "{sbsbsbsbsbsbsbsbsbsI}", "seccomp", h->seccomp, "no_new_privs", h->no_new_privs,
+        "caps_dropped", 1, "bounding_set_dropped", h->bounding_dropped, "uid_switch",
+        h->uid_switch, "user_namespace", h->user_ns, "net_namespace", h->net_ns, "ipc_namespace",
+        h->ipc_ns, "rlimits", 1, "worker_uid", (json_int_t)h->worker_uid);
+    http_reply_json(r, alive ? 200 : 503,
+                    json_pack("{sssosI}", "status", alive ? "ready" : "zygote_down", "confinement",
+                              conf, "max_workers", (json_int_t)r->app->cfg.max_workers));
+}
+
+void h_metrics(struct request *r, char *p[MAX_PARAMS])
+{
+    size_t len;
+    char *text = metrics_render(executor_queue_depth(r->app->ex), &len);
+    if (!text) {
+        http_reply_error(r, 500, "internal", "cannot render metrics");
+        return;
+    }
+    http_reply_text(r, 200, text, len, "text/plain; version=0.0.4");
+}

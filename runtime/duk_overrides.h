@@ -1,0 +1,34 @@
+/* Our Duktape configuration, included by build/duk/duk_config.h in place of its
+ * __OVERRIDE_DEFINES__ marker (see the Makefile). Each choice removes attack surface or a
+ * shared-state hazard of forked heaps. */
+#ifndef FNBOX_DUK_OVERRIDES_H
+#define FNBOX_DUK_OVERRIDES_H
+
+/* Math.random from a per-worker seeded generator (runtime/js_random.c): workers forked from
+ * one heap would otherwise all produce the same sequence. */
+double fnbox_js_random_double(void *udata);
+#undef DUK_USE_GET_RANDOM_DOUBLE
+#define DUK_USE_GET_RANDOM_DOUBLE(udata) fnbox_js_random_double(udata)
+
+/* Hash every byte of a string: sparse hashing makes collisions cheap to manufacture. */
+#define DUK_USE_STRHASH_DENSE
+
+/* No bytecode dump/load: loading forged bytecode breaks every memory-safety assumption. */
+#undef DUK_USE_BYTECODE_DUMP_SUPPORT
+
+/* No user hooks into error creation/throw (Duktape.errCreate / errThrow). */
+#undef DUK_USE_ERRCREATE
+#undef DUK_USE_ERRTHROW
+
+/* CBOR decoding can build strings with arbitrary bytes (internal-key forgery). */
+#undef DUK_USE_CBOR_BUILTIN
+
+/* No performance.now(): a high-resolution timer helps timing side channels. */
+#undef DUK_USE_PERFORMANCE_BUILTIN
+
+/* A fatal error ends the worker with a distinct exit status instead of abort(). */
+void fnbox_js_fatal(void *udata, const char *msg);
+#undef DUK_USE_FATAL_HANDLER
+#define DUK_USE_FATAL_HANDLER(udata, msg) fnbox_js_fatal((udata), (msg))
+
+#endif

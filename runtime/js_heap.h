@@ -1,0 +1,29 @@
+/* The pristine Duktape heap every worker inherits from the zygote.
+ *
+ * js_heap_create builds a heap with the capped allocator, keeps only the globals named in
+ * the allowlist (runtime/js_heap.c: allowed_globals[]), removes the Function constructor
+ * also where it is reachable through .constructor, and installs the host APIs (console;
+ * the later issues add secrets and fetch). It runs nothing of the user's.
+ * Host APIs reach the worker's parent through the sink set with js_heap_set_log_sink. */
+#ifndef FNBOX_JS_HEAP_H
+#define FNBOX_JS_HEAP_H
+
+#include <stddef.h>
+
+#include "duktape.h"
+#include "runtime/js_alloc.h"
+
+struct js_heap {
+    duk_context *ctx;
+    struct js_alloc_state alloc;
+};
+
+/* Returns 0 or a negative errno; on failure nothing is left allocated. */
+int js_heap_create(struct js_heap *h);
+void js_heap_destroy(struct js_heap *h);
+
+/* console.* calls this with one formatted, NUL-terminated line. */
+typedef void (*js_log_sink)(void *arg, const char *line, size_t len);
+void js_heap_set_log_sink(js_log_sink sink, void *arg);
+
+#endif

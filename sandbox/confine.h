@@ -1,0 +1,36 @@
+/* Confinement of one freshly forked worker, applied before it reads any user code.
+ *
+ * confine_worker runs a chain of steps and stops at the first failure (returning a negative
+ * errno; the caller must then _exit(WORKER_EXIT_CONFINE)): new session, parent-death
+ * signal, the socket moved to WORKER_FD and every other descriptor closed, rlimits,
+ * identity (setresuid/setresgid to the worker uid when root), all capabilities dropped
+ * (bounding, ambient, permitted, effective, inheritable), no_new_privs, not dumpable,
+ * and last the seccomp filter. Only async-signal-safe calls are used. */
+#ifndef FNBOX_CONFINE_H
+#define FNBOX_CONFINE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <linux/filter.h>
+
+#define WORKER_FD 3
+
+struct worker_limits {
+    uint32_t cpu_seconds;  /* RLIMIT_CPU soft limit; hard = soft + 1 */
+    uint64_t as_bytes;     /* RLIMIT_AS */
+    uint64_t heap_bytes;   /* Duktape allocator cap (applied by the caller) */
+};
+
+struct confine_params {
+    int sock_fd;
+    pid_t parent;
+    struct worker_limits limits;
+    int switch_uid; /* 1: setresuid/setresgid to uid/gid */
+    uid_t uid;
+    gid_t gid;
+    const struct sock_fprog *seccomp;
+};
+
+int confine_worker(const struct confine_params *p);
+
+#endif

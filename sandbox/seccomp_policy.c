@@ -1,0 +1,121 @@
+#include "sandbox/seccomp_policy.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+
+#include <linux/seccomp.h>
+#include <seccomp.h>
+
+#include "common/log.h"
+
+enum arg_rule { ANY, SOCK_FD_ONLY, NO_EXEC_PROT };
+
+/* The whole policy: one syscall a line, with why a Duktape worker needs it. */
+static const struct {
+    const char *name;
+    enum arg_rule rule;
+    const char *why;
+} allowed[] = {
+    {"read", SOCK_FD_ONLY, "job and host-call replies from the gateway"},
+    {"write", SOCK_FD_ONLY, "results, errors, console lines to the gateway"},
+    {"exit_group", ANY, "finish the invocation"},
+    {"exit", ANY, "finish the invocation"},
+    {"brk", ANY, "malloc's main arena"},
+    {"mmap", NO_EXEC_PROT, "large allocations; never executable memory"},
+    {"munmap", ANY, "free large allocations"},
+    {"mremap", ANY, "realloc of large blocks"},
+    {"mprotect", NO_EXEC_PROT, "malloc arena growth; never executable"},
+    {"madvise", ANY, "malloc trimming (MADV_DONTNEED)"},
+    {"clock_gettime", ANY, "Date.now when the vDSO falls back to the syscall"},
+    {"clock_getres", ANY, "as clock_gettime"},
+    {"gettimeofday", ANY, "Date.now on older vDSO paths"},
+    {"getrandom", ANY, "crypto.getRandomValues (later issue)"},
+};
+
+int seccomp_policy_build(int sock_fd, struct sock_fprog *out)
+{
+    memset(out, 0, sizeof *out);
+    int rc = 0, memfd = -1;
+    scmp_filter_ctx sc = seccomp_init(SCMP_ACT_KILL_PROCESS);
+    if (!sc) return -ENOMEM;
+    if ((rc = seccomp_attr_set(sc, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS)) < 0) goto out;
+    /* no_new_privs is set by confine.c itself, before the filter */
+    if ((rc = seccomp_attr_set(sc, SCMP_FLTATR_CTL_NNP, 0)) < 0) goto out;
+
+    for (size_t i = 0; i < sizeof allowed / sizeof *allowed; i++) {
+        int nr = seccomp_syscall_resolve_name(allowed[i].name);
+        if (nr == __NR_SCMP_ERROR) {
+            rc = -EINVAL;
+            LOG_E("unknown syscall in policy: %s", allowed[i].name);
+            goto out;
+        }
+        switch (allowed[i].rule) {
+        case ANY: rc = seccomp_rule_add(sc, SCMP_ACT_ALLOW, nr, 0); break;
+        case SOCK_FD_ONLY:
+            rc = seccomp_rule_add(sc, SCMP_ACT_ALLOW, nr, 1,
+                                  SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)(uint32_t)sock_fd));
+            break;
+        case NO_EXEC_PROT:
+            rc = seccomp_rule_add(sc, SCMP_ACT_ALLOW, nr, 1,
+                                  SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+            break;
+        }
+        if (rc < 0) {
+            LOG_E("seccomp rule for %s: %s", allowed[i].name, strerror(-rc));
+            goto out;
+        }
+    }
+
+    /* libseccomp 2.5 can only export to a descriptor: go through a memfd, once. */
+    memfd = memfd_create("fnbox-seccomp", MFD_CLOEXEC);
+    if (memfd < 0) {
+        rc = -errno;
+        goto out;
+    }
+    if ((rc = seccomp_export_bpf(sc, memfd)) < 0) goto out;
+    struct stat st;
+    if (fstat(memfd, &st) < 0) {
+        rc = -errno;
+        goto out;
+    }
+    if (st.st_size <= 0 || st.st_size % sizeof(struct sock_filter) ||
+        st.st_size / sizeof(struct sock_filter) > 4096) {
+        rc = -EINVAL;
+        goto out;
+    }
+    struct sock_filter *f = malloc((size_t)st.st_size);
+    if (!f) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    if (pread(memfd, f, (size_t)st.st_size, 0) != st.st_size) {
+        rc = -EIO;
+        free(f);
+        goto out;
+    }
+    out->filter = f;
+    out->len = (unsigned short)(st.st_size / sizeof(struct sock_filter));
+    rc = 0;
+out:
+    if (memfd >= 0) close(memfd);
+    seccomp_release(sc);
+    return rc;
+}
+
+void seccomp_policy_free(struct sock_fprog *prog)
+{
+    free(prog->filter);
+    prog->filter = NULL;
+    prog->len = 0;
+}
+
+int seccomp_policy_apply(const struct sock_fprog *prog)
+{
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prog, 0, 0) < 0) return -errno;
+    return 0;
+}

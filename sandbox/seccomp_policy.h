@@ -1,0 +1,19 @@
+/* The worker's seccomp policy, built once (in the zygote) and loaded per worker.
+ *
+ * seccomp_policy_build compiles the allowlist table in seccomp_policy.c with libseccomp
+ * (default action: kill the process; a foreign architecture: kill) into a BPF program.
+ * seccomp_policy_apply loads that program with a bare prctl, which allocates nothing and
+ * so is safe in a freshly forked child. Both return 0 or a negative errno. */
+#ifndef FNBOX_SECCOMP_POLICY_H
+#define FNBOX_SECCOMP_POLICY_H
+
+#include <linux/filter.h>
+
+/* A version string that changes whenever the table changes (part of the measurement). */
+#define SECCOMP_POLICY_VERSION "worker-1"
+
+int seccomp_policy_build(int sock_fd, struct sock_fprog *out);
+void seccomp_policy_free(struct sock_fprog *prog);
+int seccomp_policy_apply(const struct sock_fprog *prog);
+
+#endif

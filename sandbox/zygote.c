@@ -1,0 +1,281 @@
+#include "sandbox/zygote.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <jansson.h>
+
+#include "common/log.h"
+#include "common/proto.h"
+#include "runtime/js_heap.h"
+#include "runtime/js_random.h"
+#include "runtime/worker.h"
+#include "sandbox/confine.h"
+#include "sandbox/seccomp_policy.h"
+
+#define SLACK_AS_BYTES (64ull << 20)
+
+struct child {
+    uint64_t job_id;
+    pid_t pid;
+};
+
+struct zygote_state {
+    const struct zygote_config *cfg;
+    int ctrl_fd, sig_fd;
+    pid_t self;
+    struct js_heap heap;
+    struct sock_fprog seccomp;
+    struct zyg_hello hello;
+    struct child *children;
+    size_t nchildren, cap;
+};
+
+static int send_msg(int fd, uint32_t op, int32_t value, uint64_t job_id, pid_t pid, int pass_fd)
+{
+    struct zyg_message m = {.op = op, .value = value, .job_id = job_id, .pid = pid};
+    struct iovec iov = {.iov_base = &m, .iov_len = sizeof m};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (pass_fd >= 0) {
+        memset(&u, 0, sizeof u);
+        mh.msg_control = u.buf;
+        mh.msg_controllen = sizeof u.buf;
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
+    }
+    ssize_t w;
+    do {
+        w = sendmsg(fd, &mh, MSG_NOSIGNAL);
+    } while (w < 0 && errno == EINTR);
+    return w == (ssize_t)sizeof m ? 0 : -1;
+}
+
+static int write_file(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    ssize_t n = write(fd, text, strlen(text));
+    int rc = (n == (ssize_t)strlen(text)) ? 0 : -errno;
+    close(fd);
+    return rc;
+}
+
+/* Namespaces, once for the zygote and so for all its workers: an empty network namespace
+ * and a private IPC namespace; for an ordinary user, a user namespace first (mapping only
+ * its own ids) so that the others can be created and the bounding set dropped. */
+static void enter_namespaces(struct zygote_state *zs)
+{
+    if (!zs->cfg->switch_uid && geteuid() != 0) {
+        uid_t uid = geteuid();
+        gid_t gid = getegid();
+        if (unshare(CLONE_NEWUSER) == 0) {
+            char map[64];
+            snprintf(map, sizeof map, "%u %u 1\n", uid, uid);
+            int ok = write_file("/proc/self/uid_map", map) == 0;
+            ok = ok && write_file("/proc/self/setgroups", "deny\n") == 0;
+            snprintf(map, sizeof map, "%u %u 1\n", gid, gid);
+            ok = ok && write_file("/proc/self/gid_map", map) == 0;
+            zs->hello.user_ns = (uint8_t)ok;
+            if (!ok) LOG_W("user namespace created but id maps failed");
+        } else {
+            LOG_I("no user namespace (%s): workers rely on seccomp, rlimits and no_new_privs",
+                  strerror(errno));
+        }
+    }
+    zs->hello.net_ns = unshare(CLONE_NEWNET) == 0;
+    zs->hello.ipc_ns = unshare(CLONE_NEWIPC) == 0;
+}
+
+static uint64_t vm_size_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "re");
+    unsigned long pages = 0;
+    if (f) {
+        if (fscanf(f, "%lu", &pages) != 1) pages = 0;
+        fclose(f);
+    }
+    return (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Runs in the new worker; never returns. */
+static void worker_child(struct zygote_state *zs, int sock, const struct zyg_request *req)
+{
+    sigset_t all;
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    if (js_random_seed() != 0) _exit(WORKER_EXIT_CONFINE);
+    struct js_alloc_state *a = &zs->heap.alloc;
+    a->cap = a->used + req->heap_bytes;
+    a->refused = 0;
+    struct confine_params p = {
+        .sock_fd = sock,
+        .parent = zs->self,
+        .limits = {.cpu_seconds = req->cpu_seconds,
+                   .as_bytes = zs->hello.baseline_vm + 2 * req->heap_bytes + SLACK_AS_BYTES,
+                   .heap_bytes = req->heap_bytes},
+        .switch_uid = zs->cfg->switch_uid,
+        .uid = zs->cfg->worker_uid,
+        .gid = zs->cfg->worker_gid,
+        .seccomp = &zs->seccomp,
+    };
+    if (confine_worker(&p) != 0) _exit(WORKER_EXIT_CONFINE);
+    _exit(worker_serve(&zs->heap, WORKER_FD));
+}
+
+static void spawn(struct zygote_state *zs, const struct zyg_request *req)
+{
+    if (zs->nchildren == zs->cap) {
+        send_msg(zs->ctrl_fd, ZYG_SPAWN_FAILED, -EAGAIN, req->job_id, 0, -1);
+        return;
+    }
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+        send_msg(zs->ctrl_fd, ZYG_SPAWN_FAILED, -errno, req->job_id, 0, -1);
+        return;
+    }
+    pid_t pid = fork();
+    if (pid == 0) worker_child(zs, sv[1], req);
+    int err = errno;
+    close(sv[1]);
+    if (pid < 0) {
+        close(sv[0]);
+        send_msg(zs->ctrl_fd, ZYG_SPAWN_FAILED, -err, req->job_id, 0, -1);
+        return;
+    }
+    zs->children[zs->nchildren++] = (struct child){.job_id = req->job_id, .pid = pid};
+    if (send_msg(zs->ctrl_fd, ZYG_SPAWNED, 0, req->job_id, pid, sv[0]) != 0) kill(pid, SIGKILL);
+    close(sv[0]);
+}
+
+static void kill_job(struct zygote_state *zs, uint64_t job_id)
+{
+    for (size_t i = 0; i < zs->nchildren; i++)
+        if (zs->children[i].job_id == job_id) kill(zs->children[i].pid, SIGKILL);
+}
+
+static void reap(struct zygote_state *zs)
+{
+    struct signalfd_siginfo si;
+    while (read(zs->sig_fd, &si, sizeof si) == sizeof si) {
+    }
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (size_t i = 0; i < zs->nchildren; i++) {
+            if (zs->children[i].pid != pid) continue;
+            send_msg(zs->ctrl_fd, ZYG_EXITED, status, zs->children[i].job_id, pid, -1);
+            zs->children[i] = zs->children[--zs->nchildren];
+            break;
+        }
+    }
+}
+
+static int zygote_init(struct zygote_state *zs)
+{
+    int rc;
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    if (sigprocmask(SIG_BLOCK, &chld, NULL) < 0) return -errno;
+    zs->sig_fd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (zs->sig_fd < 0) return -errno;
+    zs->cap = (size_t)zs->cfg->max_workers * 4 + 16;
+    zs->children = calloc(zs->cap, sizeof *zs->children);
+    if (!zs->children) return -ENOMEM;
+    /* jansson seeds its hash function from /dev/urandom on first use; do it now, while
+     * files may still be opened, not in a worker under its filter */
+    json_object_seed(0);
+    enter_namespaces(zs);
+    if ((rc = js_heap_create(&zs->heap))) return rc;
+    if ((rc = seccomp_policy_build(WORKER_FD, &zs->seccomp))) return rc;
+    zs->hello.op = ZYG_HELLO;
+    zs->hello.seccomp = 1;
+    zs->hello.no_new_privs = 1;
+    zs->hello.uid_switch = (uint8_t)zs->cfg->switch_uid;
+    zs->hello.worker_uid = zs->cfg->switch_uid ? zs->cfg->worker_uid : geteuid();
+    zs->hello.bounding_dropped = zs->cfg->switch_uid || zs->hello.user_ns;
+    zs->hello.baseline_vm = vm_size_bytes();
+    return 0;
+}
+
+static void zygote_main(const struct zygote_config *cfg, int ctrl_fd)
+{
+    struct zygote_state zs = {.cfg = cfg, .ctrl_fd = ctrl_fd, .sig_fd = -1, .self = getpid()};
+    int rc = zygote_init(&zs);
+    if (rc) {
+        LOG_E("zygote start-up failed: %s", strerror(-rc));
+        _exit(1);
+    }
+    if (send(ctrl_fd, &zs.hello, sizeof zs.hello, MSG_NOSIGNAL) != sizeof zs.hello) _exit(1);
+    struct pollfd pfd[2] = {{.fd = ctrl_fd, .events = POLLIN}, {.fd = zs.sig_fd, .events = POLLIN}};
+    for (;;) {
+        if (poll(pfd, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        if (pfd[1].revents) reap(&zs);
+        if (pfd[0].revents) {
+            struct zyg_request req;
+            ssize_t n = recv(ctrl_fd, &req, sizeof req, 0);
+            if (n < 0 && errno == EINTR) continue;
+            if (n != (ssize_t)sizeof req) break; /* fnboxd is gone (or spoke nonsense) */
+            if (req.op == ZYG_SPAWN) spawn(&zs, &req);
+            else if (req.op == ZYG_KILL) kill_job(&zs, req.job_id);
+        }
+    }
+    for (size_t i = 0; i < zs.nchildren; i++) kill(zs.children[i].pid, SIGKILL);
+    _exit(0);
+}
+
+int zygote_start(const struct zygote_config *cfg, struct zygote *z)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return -errno;
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(sv[0]);
+        close(sv[1]);
+        return -e;
+    }
+    if (pid == 0) {
+        close(sv[0]);
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent) _exit(1);
+        prctl(PR_SET_NAME, "fnbox-zygote", 0, 0, 0);
+        setsid(); /* out of the terminal's process group: Ctrl-C is for fnboxd */
+        zygote_main(cfg, sv[1]);
+    }
+    close(sv[1]);
+    z->pid = pid;
+    z->ctrl_fd = sv[0];
+    ssize_t n;
+    do {
+        n = recv(sv[0], &z->hello, sizeof z->hello, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof z->hello || z->hello.op != ZYG_HELLO) {
+        close(sv[0]);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return -ECHILD;
+    }
+    return 0;
+}

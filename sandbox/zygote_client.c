@@ -1,0 +1,247 @@
+#include "sandbox/zygote_client.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "common/frame.h"
+#include "common/log.h"
+
+#define SPAWN_TIMEOUT_MS 10000
+
+enum slot_state { SLOT_FREE, SLOT_WAITING, SLOT_SPAWNED, SLOT_FAILED };
+
+struct slot {
+    uint32_t gen;
+    enum slot_state state;
+    int fd, err, exited, status;
+    pid_t pid;
+    pthread_cond_t cv;
+};
+
+struct zclient {
+    int ctrl_fd;
+    pid_t zygote_pid;
+    int dead;
+    int nslots;
+    struct slot *slots;
+    pthread_mutex_t mu, send_mu;
+    pthread_t reader;
+};
+
+static uint64_t job_id_of(int idx, uint32_t gen)
+{
+    return ((uint64_t)gen << 20) | (uint64_t)idx;
+}
+
+/* The slot a message names, or NULL when that job was released. Call with mu held. */
+static struct slot *slot_for(struct zclient *zc, uint64_t job_id)
+{
+    uint64_t idx = job_id & 0xFFFFF;
+    if (idx >= (uint64_t)zc->nslots) return NULL;
+    struct slot *s = &zc->slots[idx];
+    if (s->state == SLOT_FREE || s->gen != (uint32_t)(job_id >> 20)) return NULL;
+    return s;
+}
+
+static void handle_message(struct zclient *zc, const struct zyg_message *m, int fd)
+{
+    pthread_mutex_lock(&zc->mu);
+    struct slot *s = slot_for(zc, m->job_id);
+    if (s && m->op == ZYG_SPAWNED && s->state == SLOT_WAITING && fd >= 0) {
+        s->state = SLOT_SPAWNED;
+        s->fd = fd;
+        s->pid = (pid_t)m->pid;
+        fd = -1;
+    } else if (s && m->op == ZYG_SPAWN_FAILED && s->state == SLOT_WAITING) {
+        s->state = SLOT_FAILED;
+        s->err = m->value;
+    } else if (s && m->op == ZYG_EXITED) {
+        s->exited = 1;
+        s->status = m->value;
+    }
+    if (s) pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&zc->mu);
+    if (fd >= 0) close(fd); /* a socket nobody waits for: closing it ends that worker */
+}
+
+static void *reader_main(void *arg)
+{
+    struct zclient *zc = arg;
+    for (;;) {
+        struct zyg_message m;
+        struct iovec iov = {.iov_base = &m, .iov_len = sizeof m};
+        union {
+            char buf[CMSG_SPACE(sizeof(int))];
+            struct cmsghdr align;
+        } u;
+        struct msghdr mh = {
+            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+        ssize_t n = recvmsg(zc->ctrl_fd, &mh, MSG_CMSG_CLOEXEC);
+        if (n < 0 && errno == EINTR) continue;
+        int fd = -1;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); n > 0 && c; c = CMSG_NXTHDR(&mh, c))
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+                c->cmsg_len == CMSG_LEN(sizeof(int)))
+                memcpy(&fd, CMSG_DATA(c), sizeof fd);
+        if (n != (ssize_t)sizeof m) {
+            if (fd >= 0) close(fd);
+            break;
+        }
+        handle_message(zc, &m, fd);
+    }
+    pthread_mutex_lock(&zc->mu);
+    zc->dead = 1;
+    for (int i = 0; i < zc->nslots; i++) pthread_cond_broadcast(&zc->slots[i].cv);
+    pthread_mutex_unlock(&zc->mu);
+    return NULL;
+}
+
+struct zclient *zclient_create(const struct zygote *z, int slots)
+{
+    struct zclient *zc = calloc(1, sizeof *zc);
+    if (!zc) return NULL;
+    zc->slots = calloc((size_t)slots, sizeof *zc->slots);
+    if (!zc->slots || slots > 0xFFFFF) {
+        free(zc->slots);
+        free(zc);
+        return NULL;
+    }
+    zc->ctrl_fd = z->ctrl_fd;
+    zc->zygote_pid = z->pid;
+    zc->nslots = slots;
+    pthread_mutex_init(&zc->mu, NULL);
+    pthread_mutex_init(&zc->send_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    for (int i = 0; i < slots; i++) {
+        pthread_cond_init(&zc->slots[i].cv, &ca);
+        zc->slots[i].fd = -1;
+    }
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&zc->reader, NULL, reader_main, zc) != 0) {
+        free(zc->slots);
+        free(zc);
+        return NULL;
+    }
+    return zc;
+}
+
+void zclient_destroy(struct zclient *zc)
+{
+    if (!zc) return;
+    shutdown(zc->ctrl_fd, SHUT_RDWR); /* the zygote sees EOF, kills its workers and exits */
+    pthread_join(zc->reader, NULL);
+    close(zc->ctrl_fd);
+    int status;
+    if (waitpid(zc->zygote_pid, &status, 0) < 0) PLOG_W("waitpid(zygote)");
+    for (int i = 0; i < zc->nslots; i++) {
+        if (zc->slots[i].fd >= 0) close(zc->slots[i].fd);
+        pthread_cond_destroy(&zc->slots[i].cv);
+    }
+    free(zc->slots);
+    free(zc);
+}
+
+int zclient_alive(struct zclient *zc)
+{
+    pthread_mutex_lock(&zc->mu);
+    int alive = !zc->dead;
+    pthread_mutex_unlock(&zc->mu);
+    return alive;
+}
+
+static int send_request(struct zclient *zc, const struct zyg_request *r)
+{
+    pthread_mutex_lock(&zc->send_mu);
+    ssize_t n = send(zc->ctrl_fd, r, sizeof *r, MSG_NOSIGNAL);
+    int err = errno;
+    pthread_mutex_unlock(&zc->send_mu);
+    if (n == (ssize_t)sizeof *r) return 0;
+    return n < 0 ? -err : -EPROTO;
+}
+
+static int wait_on(struct zclient *zc, struct slot *s, int64_t deadline_ms)
+{
+    struct timespec ts = {.tv_sec = deadline_ms / 1000, .tv_nsec = (deadline_ms % 1000) * 1000000};
+    int rc = pthread_cond_timedwait(&s->cv, &zc->mu, &ts);
+    return rc == ETIMEDOUT ? -ETIMEDOUT : 0;
+}
+
+int zclient_spawn(struct zclient *zc, uint32_t cpu_seconds, uint64_t heap_bytes,
+                  struct worker_handle *out)
+{
+    pthread_mutex_lock(&zc->mu);
+    int idx = -1;
+    for (int i = 0; i < zc->nslots; i++)
+        if (zc->slots[i].state == SLOT_FREE) {
+            idx = i;
+            break;
+        }
+    if (idx < 0 || zc->dead) {
+        pthread_mutex_unlock(&zc->mu);
+        return zc->dead ? -EPIPE : -EAGAIN;
+    }
+    struct slot *s = &zc->slots[idx];
+    s->gen = (s->gen + 1) & 0xFFFFFFFu;
+    s->state = SLOT_WAITING;
+    s->fd = -1;
+    s->exited = s->status = s->err = 0;
+    uint64_t job_id = job_id_of(idx, s->gen);
+    pthread_mutex_unlock(&zc->mu);
+
+    struct zyg_request req = {
+        .op = ZYG_SPAWN, .cpu_seconds = cpu_seconds, .job_id = job_id, .heap_bytes = heap_bytes};
+    int rc = send_request(zc, &req);
+    pthread_mutex_lock(&zc->mu);
+    int64_t deadline = frame_now_ms() + SPAWN_TIMEOUT_MS;
+    while (!rc && s->state == SLOT_WAITING && !zc->dead) rc = wait_on(zc, s, deadline);
+    if (!rc && s->state == SLOT_SPAWNED) {
+        out->job_id = job_id;
+        out->fd = s->fd;
+        out->pid = s->pid;
+        s->fd = -1; /* the caller owns it now */
+    } else if (!rc) {
+        rc = s->state == SLOT_FAILED ? s->err : -EPIPE;
+    }
+    pthread_mutex_unlock(&zc->mu);
+    if (rc) zclient_release(zc, job_id);
+    return rc;
+}
+
+int zclient_kill(struct zclient *zc, uint64_t job_id)
+{
+    struct zyg_request req = {.op = ZYG_KILL, .job_id = job_id};
+    return send_request(zc, &req);
+}
+
+int zclient_wait_exit(struct zclient *zc, uint64_t job_id, int64_t deadline_ms, int *status)
+{
+    pthread_mutex_lock(&zc->mu);
+    struct slot *s = slot_for(zc, job_id);
+    int rc = s ? 0 : -ENOENT;
+    while (!rc && !s->exited && !zc->dead) rc = wait_on(zc, s, deadline_ms);
+    if (!rc && s->exited) *status = s->status;
+    else if (!rc) rc = -EPIPE;
+    pthread_mutex_unlock(&zc->mu);
+    return rc;
+}
+
+void zclient_release(struct zclient *zc, uint64_t job_id)
+{
+    pthread_mutex_lock(&zc->mu);
+    struct slot *s = slot_for(zc, job_id);
+    if (s) {
+        if (s->fd >= 0) close(s->fd);
+        s->fd = -1;
+        s->state = SLOT_FREE;
+    }
+    pthread_mutex_unlock(&zc->mu);
+}

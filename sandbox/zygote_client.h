@@ -1,0 +1,35 @@
+/* fnboxd's side of the zygote's control socket, safe to use from many threads.
+ *
+ * A reader thread receives the zygote's messages and hands each to the slot of the job it
+ * names. A job holds a slot from zclient_spawn until zclient_release; messages for a
+ * released job (a late exit status) are dropped and a late socket is closed. At most
+ * `slots` jobs exist at once: callers bound their concurrency to that.
+ * Functions return 0 or a negative errno (-EPIPE once the zygote is gone, -ETIMEDOUT). */
+#ifndef FNBOX_ZYGOTE_CLIENT_H
+#define FNBOX_ZYGOTE_CLIENT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sandbox/zygote.h"
+
+struct zclient;
+
+struct worker_handle {
+    uint64_t job_id;
+    int fd;    /* the gateway's end of the worker socket; the caller closes it */
+    pid_t pid;
+};
+
+struct zclient *zclient_create(const struct zygote *z, int slots);
+void zclient_destroy(struct zclient *zc);
+int zclient_alive(struct zclient *zc);
+
+int zclient_spawn(struct zclient *zc, uint32_t cpu_seconds, uint64_t heap_bytes,
+                  struct worker_handle *out);
+int zclient_kill(struct zclient *zc, uint64_t job_id);
+/* Waits for the worker's wait status until deadline_ms (CLOCK_MONOTONIC ms). */
+int zclient_wait_exit(struct zclient *zc, uint64_t job_id, int64_t deadline_ms, int *status);
+void zclient_release(struct zclient *zc, uint64_t job_id);
+
+#endif

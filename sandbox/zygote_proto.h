@@ -1,0 +1,39 @@
+/* Messages on the control socket between fnboxd and its zygote (SOCK_SEQPACKET, fixed-size
+ * structs: both ends are the same executable). ZYG_SPAWNED carries the gateway's end of the
+ * new worker's socketpair as SCM_RIGHTS. Private to sandbox/. */
+#ifndef FNBOX_ZYGOTE_PROTO_H
+#define FNBOX_ZYGOTE_PROTO_H
+
+#include <stdint.h>
+
+enum zyg_op {
+    ZYG_SPAWN = 1,        /* gateway -> zygote */
+    ZYG_KILL = 2,         /* gateway -> zygote */
+    ZYG_HELLO = 10,       /* zygote -> gateway, once, when ready */
+    ZYG_SPAWNED = 11,     /* + fd */
+    ZYG_SPAWN_FAILED = 12,
+    ZYG_EXITED = 13,      /* value: wait status */
+};
+
+struct zyg_request {
+    uint32_t op;
+    uint32_t cpu_seconds;
+    uint64_t job_id;
+    uint64_t heap_bytes;
+};
+
+struct zyg_message {
+    uint32_t op;
+    int32_t value;
+    uint64_t job_id;
+    int64_t pid;
+};
+
+struct zyg_hello {
+    uint32_t op;
+    uint8_t seccomp, no_new_privs, uid_switch, user_ns, net_ns, ipc_ns, bounding_dropped, pad;
+    uint32_t worker_uid;
+    uint64_t baseline_vm;
+};
+
+#endif
