@@ -41,37 +41,50 @@ deps:
 # no bytecode dump/load, no errCreate/errThrow hooks, no CBOR.
 $(BUILD)/duk/duk_config.h: $(DUK_SRC)/duk_config.h runtime/duk_overrides.h
 	@mkdir -p $(@D)
-	sed 's|/\* __OVERRIDE_DEFINES__ \*/|#include "runtime/duk_overrides.h"|' $< > $@.tmp
-	grep -q 'runtime/duk_overrides.h' $@.tmp
-	mv $@.tmp $@
+	@sed 's|/\* __OVERRIDE_DEFINES__ \*/|#include "runtime/duk_overrides.h"|' $< > $@.tmp
+	@grep -q 'runtime/duk_overrides.h' $@.tmp
+	@mv $@.tmp $@
 $(BUILD)/duk/duktape.h: $(DUK_SRC)/duktape.h
 	@mkdir -p $(@D); cp $< $@
-$(BUILD)/duk/duktape.o: $(DUK_SRC)/duktape.c $(BUILD)/duk/duk_config.h $(BUILD)/duk/duktape.h
-	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -fPIE -I. -I$(BUILD)/duk -c $< -o $@
+# The source is copied next to our duk_config.h: a quoted #include looks in the including
+# file's own folder first, which would otherwise pick the package's configuration.
+$(BUILD)/duk/duktape.c: $(DUK_SRC)/duktape.c
+	@mkdir -p $(@D); cp $< $@
+$(BUILD)/duk/duktape.o: $(BUILD)/duk/duktape.c $(BUILD)/duk/duk_config.h $(BUILD)/duk/duktape.h
+	@echo "  CC      duktape.c (our configuration)"
+	@$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -fPIE -I. -I$(BUILD)/duk -c $< -o $@
+	@nm $@ | grep -q fnbox_js_random_double # our configuration is the one compiled in
 
 $(BUILD)/obj/%.o: %.c $(BUILD)/duk/duktape.h $(BUILD)/duk/duk_config.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_D) -MMD -MP -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS_D) -MMD -MP -c $< -o $@
 # Test hooks (a way to provoke a forbidden syscall) exist only in this build.
 $(BUILD)/obj-testhooks/%.o: %.c $(BUILD)/duk/duktape.h $(BUILD)/duk/duk_config.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_D) -DFNBOX_TEST_HOOKS -MMD -MP -c $< -o $@
+	@echo "  CC [testhooks] $<"
+	@$(CC) $(CFLAGS_D) -DFNBOX_TEST_HOOKS -MMD -MP -c $< -o $@
 $(BUILD)/obj-asan/%.o: %.c $(BUILD)/duk/duktape.h $(BUILD)/duk/duk_config.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_D) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -MMD -MP -c $< -o $@
+	@echo "  CC [asan] $<"
+	@$(CC) $(CFLAGS_D) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -MMD -MP -c $< -o $@
 
 $(BUILD)/fnboxd: $(BUILD)/obj/gateway/main.o $(OBJ) $(BUILD)/duk/duktape.o
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_D)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_D)
 $(BUILD)/fnboxd-testhooks: $(BUILD)/obj-testhooks/gateway/main.o $(OBJ_T) $(BUILD)/duk/duktape.o
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_D)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_D)
 $(BUILD)/fnbox: $(CLI_SRC)
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) $(WARN) $(shell pkg-config --cflags $(LIBS_C)) $(LDFLAGS) -o $@ $(CLI_SRC) $(LDLIBS_C)
+	@echo "  CC+LD   $@"
+	@$(CC) $(BASE_CFLAGS) $(WARN) $(shell pkg-config --cflags $(LIBS_C)) $(LDFLAGS) -o $@ $(CLI_SRC) $(LDLIBS_C)
 
 # Unit tests: cmocka, every module built with AddressSanitizer + UBSan.
 $(BUILD)/unit/%: tests/unit/%.c $(OBJ_A) $(BUILD)/duk/duktape.o
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_D) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer $(LDFLAGS) \
+	@echo "  CC+LD [asan] $@"
+	@$(CC) $(CFLAGS_D) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer $(LDFLAGS) \
 	    -o $@ $^ $(LDLIBS_D) $(shell pkg-config --libs cmocka)
 
 unit: $(UNIT_BIN)

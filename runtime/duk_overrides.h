@@ -20,11 +20,8 @@ double fnbox_js_random_double(void *udata);
 #undef DUK_USE_ERRCREATE
 #undef DUK_USE_ERRTHROW
 
-/* CBOR decoding can build strings with arbitrary bytes (internal-key forgery). */
-#undef DUK_USE_CBOR_BUILTIN
-
-/* No performance.now(): a high-resolution timer helps timing side channels. */
-#undef DUK_USE_PERFORMANCE_BUILTIN
+/* CBOR and performance cannot be compiled out here: the amalgamation's built-in tables are
+ * pre-generated with them. js_heap.c deletes both globals (allowlist) instead. */
 
 /* A fatal error ends the worker with a distinct exit status instead of abort(). */
 void fnbox_js_fatal(void *udata, const char *msg);
