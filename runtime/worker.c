@@ -133,7 +133,11 @@ static int report_thrown(duk_context *ctx, struct js_heap *heap, int fd, const c
         if (duk_is_string(ctx, -2)) msg = duk_get_lstring(ctx, -2, &msg_len);
         if (duk_is_number(ctx, -1)) line = (long)duk_get_number(ctx, -1);
     }
-    if (heap->alloc.refused && strstr(msg, "alloc failed")) code = ERR_MEMORY;
+    /* Out of memory shows as "alloc failed", or as a DoubleError when even the error object
+     * could not be allocated. */
+    if (heap->alloc.refused &&
+        (strstr(msg, "alloc failed") || (name && strcmp(name, "DoubleError") == 0)))
+        code = ERR_MEMORY;
     return send_error(fd, code, name, msg, msg_len, line);
 }
 

@@ -151,7 +151,10 @@ static void spawn(struct zygote_state *zs, const struct zyg_request *req)
         send_msg(zs->ctrl_fd, ZYG_SPAWN_FAILED, -errno, req->job_id, 0, -1);
         return;
     }
-    pid_t pid = fork();
+    /* _Fork: no atfork handlers. Those of the libraries fnboxd links (OpenSSL, GnuTLS, p11-kit)
+     * would only dirty pages in a child that never uses them; the zygote is single-threaded,
+     * so no lock can be held across the fork. */
+    pid_t pid = _Fork();
     if (pid == 0) worker_child(zs, sv[1], req);
     int err = errno;
     close(sv[1]);

@@ -1,0 +1,306 @@
+#!/usr/bin/python3
+"""Helpers for bench/run.sh (standard library only).
+
+  helper.py freeport                       print a free TCP port on 127.0.0.1
+  helper.py wait URL SECONDS               wait until URL/healthz answers 200
+  helper.py setup URL ADMIN_TOKEN_FILE OUTDIR
+                                           create a developer token, deploy the samples,
+                                           check one invocation of each, write OUTDIR/token
+                                           and OUTDIR/body-<function>.json
+  helper.py rss PID OUTFILE                sample the resident memory of PID and all its
+                                           descendants every 20 ms until SIGTERM, then write
+                                           a JSON summary to OUTFILE
+  helper.py d2r URL TOKEN N OUTFILE        deploy a fresh function and invoke it, N times;
+                                           write the timings (ms) as JSON to OUTFILE
+  helper.py report DIR                     print the results table from DIR
+"""
+
+import http.client
+import json
+import os
+import signal
+import socket
+import statistics
+import sys
+import time
+import urllib.parse
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SAMPLES = {
+    # function name -> (sample file, input, check of the result)
+    "hello": ("hello.js", {"name": "bench"},
+              lambda r: r.get("greeting") == "Hello, bench!"),
+    "median-oracle": ("median-oracle.js",
+                      {"symbol": "ETH", "quotes": [
+                          {"source": "a", "price": 3120.5}, {"source": "b", "price": 3119.0},
+                          {"source": "c", "price": 3121.25}, {"source": "d", "price": 3120.0},
+                          {"source": "e", "price": 3122.75}]},
+                      lambda r: r.get("median") == 3120.5 and r.get("count") == 5),
+}
+
+
+def die(msg):
+    print(f"bench: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+class Client:
+    """A keep-alive HTTP/1.1 JSON client for one fnboxd."""
+
+    def __init__(self, url, token=None):
+        u = urllib.parse.urlsplit(url)
+        self.host, self.port = u.hostname, u.port or 80
+        self.token = token
+        self.conn = None
+
+    def request(self, method, path, body=None, raw=None):
+        headers = {"Content-Type": "application/json"}
+        if self.token:
+            headers["Authorization"] = "Bearer " + self.token
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        for attempt in (0, 1):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+            try:
+                self.conn.request(method, path, body=data, headers=headers)
+                resp = self.conn.getresponse()
+                payload = resp.read()
+                break
+            except (http.client.HTTPException, OSError):
+                self.conn.close()
+                self.conn = None
+                if attempt:
+                    raise
+        if resp.getheader("Connection", "").lower() == "close":
+            self.conn.close()
+            self.conn = None
+        try:
+            doc = json.loads(payload) if payload else None
+        except ValueError:
+            doc = payload.decode(errors="replace")
+        return resp.status, doc
+
+
+def cmd_freeport():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    print(s.getsockname()[1])
+    s.close()
+
+
+def cmd_wait(url, seconds):
+    c = Client(url)
+    deadline = time.monotonic() + float(seconds)
+    while time.monotonic() < deadline:
+        try:
+            if c.request("GET", "/healthz")[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    die(f"{url}/healthz did not answer within {seconds} s")
+
+
+def deploy_body(code):
+    return {"code": code, "entry": "main"}
+
+
+def cmd_setup(url, admin_file, outdir):
+    with open(admin_file) as f:
+        admin = f.read().strip()
+    status, doc = Client(url, admin).request(
+        "POST", "/v1/tokens", {"role": "developer", "owner": "bench"})
+    if status != 201:
+        die(f"POST /v1/tokens: {status} {doc}")
+    token = doc["token"]
+    dev = Client(url, token)
+    for name, (path, inp, check) in SAMPLES.items():
+        with open(os.path.join(REPO, "samples", path)) as f:
+            code = f.read()
+        status, doc = dev.request("PUT", f"/v1/functions/{name}", deploy_body(code))
+        if status != 201:
+            die(f"deploy {name}: {status} {doc}")
+        status, doc = dev.request("POST", f"/v1/functions/{name}/invoke", inp)
+        if status != 200 or not isinstance(doc, dict) or not check(doc.get("result") or {}):
+            die(f"invoke {name}: unexpected answer {status} {doc}")
+        with open(os.path.join(outdir, f"body-{name}.json"), "w") as f:
+            json.dump(inp, f)
+    with open(os.path.join(outdir, "token"), "w") as f:
+        f.write(token)
+    os.chmod(os.path.join(outdir, "token"), 0o600)
+
+
+def _children_map():
+    kids = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # the command name may contain spaces and parentheses: split after the last ')'
+        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        kids.setdefault(ppid, []).append(int(entry))
+    return kids
+
+
+def _tree(root):
+    kids = _children_map()
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(kids.get(pid, []))
+    return out
+
+
+def _status_kb(pid, fields=("VmRSS", "VmHWM")):
+    vals = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                key = line.split(":", 1)[0]
+                if key in fields:
+                    vals[key] = int(line.split()[1])
+    except OSError:
+        pass
+    return vals
+
+
+def cmd_rss(pid, outfile):
+    root = int(pid)
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
+    signal.signal(signal.SIGINT, lambda *a: stop.append(1))
+    peak_sum, peak_procs, max_procs, samples = 0, 0, 0, 0
+    root_hwm, worker_hwm = 0, 0
+    while not stop:
+        pids = _tree(root)
+        total = 0
+        for p in pids:
+            v = _status_kb(p)
+            total += v.get("VmRSS", 0)
+            if p == root:
+                root_hwm = max(root_hwm, v.get("VmHWM", 0))
+            else:
+                worker_hwm = max(worker_hwm, v.get("VmHWM", 0))
+        samples += 1
+        max_procs = max(max_procs, len(pids))
+        if total > peak_sum:
+            peak_sum, peak_procs = total, len(pids)
+        time.sleep(0.02)
+    with open(outfile, "w") as f:
+        json.dump({"peak_sum_rss_kb": peak_sum, "procs_at_peak": peak_procs,
+                   "max_procs": max_procs, "fnboxd_hwm_kb": root_hwm,
+                   "max_child_hwm_kb": worker_hwm, "samples": samples}, f)
+
+
+def cmd_d2r(url, token, n, outfile):
+    with open(os.path.join(REPO, "samples", "hello.js")) as f:
+        code = f.read()
+    c = Client(url, token)
+    total, deploy, first = [], [], []
+    stamp = os.getpid()
+    for i in range(int(n)):
+        name = f"d2r-{stamp}-{i}"
+        body = json.dumps(deploy_body(code + f"\n// {name}\n")).encode()
+        t0 = time.perf_counter()
+        status, doc = c.request("PUT", f"/v1/functions/{name}", raw=body)
+        t1 = time.perf_counter()
+        if status != 201:
+            die(f"deploy {name}: {status} {doc}")
+        status, doc = c.request("POST", f"/v1/functions/{name}/invoke", {"name": "d2r"})
+        t2 = time.perf_counter()
+        if status != 200:
+            die(f"invoke {name}: {status} {doc}")
+        total.append((t2 - t0) * 1000)
+        deploy.append((t1 - t0) * 1000)
+        first.append((t2 - t1) * 1000)
+        c.request("DELETE", f"/v1/functions/{name}")
+    with open(outfile, "w") as f:
+        json.dump({"n": len(total), "total_ms": total, "deploy_ms": deploy,
+                   "first_invoke_ms": first}, f)
+
+
+def _parse_wrk(path):
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith("BENCH "):
+                    return dict(kv.split("=", 1) for kv in line.split()[1:])
+    except OSError:
+        pass
+    return None
+
+
+def cmd_report(d):
+    with open(os.path.join(d, "meta.json")) as f:
+        meta = json.load(f)
+    print()
+    print(f"fnbox bench: {meta['cores']} cores, {meta['seconds']} s per run, "
+          f"fnboxd --max-workers {meta['max_workers']} --threads {meta['threads']}, "
+          f"wrk {meta['wrk']}")
+    print()
+    hdr = (f"{'function':<15} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} "
+           f"{'p99 ms':>8} {'max ms':>8} {'requests':>9} {'non-2xx':>8}  {'socket errors':<14}")
+    print(hdr)
+    print("-" * len(hdr))
+    bad_total = 0
+    for run in meta["runs"]:
+        r = _parse_wrk(os.path.join(d, run["file"]))
+        if r is None:
+            print(f"{run['function']:<15} {run['conns']:>5}  (wrk produced no result; "
+                  f"see {run['file']})")
+            bad_total += 1
+            continue
+        non2xx = int(r["non2xx"])
+        bad_total += non2xx
+        sock = "/".join(r[k] for k in ("connect_errors", "read_errors", "write_errors",
+                                          "timeouts"))
+        print(f"{run['function']:<15} {run['conns']:>5} {float(r['rps']):>9.1f} "
+              f"{float(r['p50_ms']):>8.2f} {float(r['p90_ms']):>8.2f} "
+              f"{float(r['p99_ms']):>8.2f} {float(r['max_ms']):>8.1f} "
+              f"{int(r['requests']):>9} {non2xx:>8}  {sock:<14}")
+        if non2xx:
+            print(f"{'':<15} {'':>5} non-2xx by status: {r['statuses']}")
+    print("(socket errors: connect/read/write/timeout)")
+    print()
+    try:
+        with open(os.path.join(d, "rss.json")) as f:
+            rss = json.load(f)
+        print(f"peak RSS, fnboxd + all descendants (summed VmRSS, sampled every 20 ms "
+              f"under load): {rss['peak_sum_rss_kb'] / 1024:.1f} MiB "
+              f"({rss['procs_at_peak']} processes; at most {rss['max_procs']} at once)")
+        print(f"  fnboxd VmHWM {rss['fnboxd_hwm_kb'] / 1024:.1f} MiB, largest descendant "
+              f"VmHWM {rss['max_child_hwm_kb'] / 1024:.1f} MiB, {rss['samples']} samples")
+    except OSError:
+        print("peak RSS: not measured")
+    try:
+        with open(os.path.join(d, "d2r.json")) as f:
+            d2r = json.load(f)
+        med = statistics.median
+        print(f"deploy-to-first-result (deploy a fresh function, then invoke it; "
+              f"median of {d2r['n']}): {med(d2r['total_ms']):.2f} ms "
+              f"(deploy {med(d2r['deploy_ms']):.2f} ms + first invoke "
+              f"{med(d2r['first_invoke_ms']):.2f} ms; max {max(d2r['total_ms']):.2f} ms)")
+    except OSError:
+        print("deploy-to-first-result: not measured")
+    print()
+    if bad_total:
+        print(f"bench: {bad_total} non-2xx responses or failed runs (see above)")
+
+
+def main(argv):
+    cmds = {"freeport": (cmd_freeport, 0), "wait": (cmd_wait, 2), "setup": (cmd_setup, 3),
+            "rss": (cmd_rss, 2), "d2r": (cmd_d2r, 4), "report": (cmd_report, 1)}
+    if len(argv) < 2 or argv[1] not in cmds or len(argv) - 2 != cmds[argv[1]][1]:
+        print(__doc__, file=sys.stderr)
+        return 2
+    cmds[argv[1]][0](*argv[2:])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,504 @@
+/* fnbox: the command-line client of fnboxd. Parses the command line, finds the command in
+ * the table below, checks its arguments and options, and runs it (commands.c). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "cli/http_client.h"
+#include "cli/io.h"
+#include "cli/util.h"
+
+#define DEFAULT_URL "http://127.0.0.1:8080"
+#define DEFAULT_TIMEOUT_S 300L
+#define TOKEN_FILE_MAX 4096
+
+#define O(x) (1u << (x))
+
+struct command {
+    const char *w1, *w2; /* command words; w2 NULL for one-word commands */
+    const char *synopsis;
+    const char *help;
+    int min_pos, max_pos;
+    unsigned opts;   /* options accepted (bits of enum fnbox_opt) */
+    unsigned repeat; /* of those, the ones that may be repeated */
+    fnbox_cmd_fn fn;
+};
+
+static const struct command commands[] = {
+    {"deploy", NULL,
+     "FILE --name NAME [--entry FN] [--limit KEY=N]... [--allow-host HOST]...\n"
+     "        [--secret NAME]... [--owner OWNER]",
+     "Deploy FILE ('-': stdin) as a new version of function NAME. Limits: timeout_ms, memory_mb,\n"
+     "      max_fetches, max_output_bytes. --owner: an admin deploying for that owner.",
+     1, 1,
+     O(OPT_NAME) | O(OPT_ENTRY) | O(OPT_LIMIT) | O(OPT_ALLOW_HOST) | O(OPT_SECRET) | O(OPT_OWNER),
+     O(OPT_LIMIT) | O(OPT_ALLOW_HOST) | O(OPT_SECRET), fnbox_cmd_deploy},
+    {"invoke", NULL, "NAME [JSON | @FILE | -]",
+     "Invoke NAME with a JSON input (none: null; '-': read stdin). A failed invocation still\n"
+     "      prints its whole response (logs included) on stdout, and exits 1.",
+     1, 2, 0, 0, fnbox_cmd_invoke},
+    {"functions", NULL, "[--owner OWNER]", "List functions.", 0, 0, O(OPT_OWNER), 0,
+     fnbox_cmd_functions},
+    {"get", NULL, "NAME", "Show the live version of NAME, code included.", 1, 1, 0, 0,
+     fnbox_cmd_get},
+    {"versions", NULL, "NAME", "List the versions of NAME.", 1, 1, 0, 0, fnbox_cmd_versions},
+    {"rollback", NULL, "NAME VERSION", "Pin VERSION as the live version of NAME.", 2, 2, 0, 0,
+     fnbox_cmd_rollback},
+    {"unpin", NULL, "NAME", "Unpin NAME: its newest version becomes live.", 1, 1, 0, 0,
+     fnbox_cmd_unpin},
+    {"rm", NULL, "NAME", "Delete function NAME.", 1, 1, 0, 0, fnbox_cmd_rm},
+    {"token", "create", "--role ROLE --owner OWNER [--expires-in SECONDS]",
+     "Create an API token (admin, developer or invoker). The response holds the token: keep it.", 0,
+     0, O(OPT_ROLE) | O(OPT_OWNER) | O(OPT_EXPIRES_IN), 0, fnbox_cmd_token_create},
+    {"token", "list", "", "List API tokens (never the tokens themselves).", 0, 0, 0, 0,
+     fnbox_cmd_token_list},
+    {"token", "revoke", "ID", "Revoke token ID.", 1, 1, 0, 0, fnbox_cmd_token_revoke},
+    {"secrets", "put", "NAME [--value VALUE] [--owner OWNER]",
+     "Store a secret. The value is read from stdin (a terminal: prompted, not echoed; one\n"
+     "      trailing newline is dropped). --value puts it in your shell history: avoid.",
+     1, 1, O(OPT_VALUE) | O(OPT_OWNER), 0, fnbox_cmd_secrets_put},
+    {"secrets", "list", "[--owner OWNER]", "List secret names and versions (never values).", 0, 0,
+     O(OPT_OWNER), 0, fnbox_cmd_secrets_list},
+    {"secrets", "rm", "NAME [--owner OWNER]", "Delete a secret.", 1, 1, O(OPT_OWNER), 0,
+     fnbox_cmd_secrets_rm},
+    {"audit", "verify", "", "Verify the audit log's hash chain.", 0, 0, 0, 0,
+     fnbox_cmd_audit_verify},
+    {"audit", NULL, "[--after SEQ] [--limit N]", "Show audit log entries after SEQ.", 0, 0,
+     O(OPT_AFTER) | O(OPT_LIMIT), 0, fnbox_cmd_audit},
+    {"attest", NULL, "[--nonce HEX]",
+     "Fetch an attestation report bound to HEX (default: a fresh random nonce, which the\n"
+     "      report must echo).",
+     0, 0, O(OPT_NONCE), 0, fnbox_cmd_attest},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static const char *const opt_names[OPT_COUNT] = {
+    [OPT_NAME] = "name",     [OPT_ENTRY] = "entry",
+    [OPT_LIMIT] = "limit",   [OPT_ALLOW_HOST] = "allow-host",
+    [OPT_SECRET] = "secret", [OPT_OWNER] = "owner",
+    [OPT_ROLE] = "role",     [OPT_EXPIRES_IN] = "expires-in",
+    [OPT_VALUE] = "value",   [OPT_AFTER] = "after",
+    [OPT_NONCE] = "nonce",
+};
+
+enum {
+    G_URL = 256,
+    G_TOKEN,
+    G_TOKEN_FILE,
+    G_CACERT,
+    G_TIMEOUT,
+    G_VERSION,
+    G_CMD = 512, /* + enum fnbox_opt */
+};
+
+static const struct option longopts[] = {
+    {"url", required_argument, NULL, G_URL},
+    {"token", required_argument, NULL, G_TOKEN},
+    {"token-file", required_argument, NULL, G_TOKEN_FILE},
+    {"cacert", required_argument, NULL, G_CACERT},
+    {"timeout", required_argument, NULL, G_TIMEOUT},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, G_VERSION},
+    {"name", required_argument, NULL, G_CMD + OPT_NAME},
+    {"entry", required_argument, NULL, G_CMD + OPT_ENTRY},
+    {"limit", required_argument, NULL, G_CMD + OPT_LIMIT},
+    {"allow-host", required_argument, NULL, G_CMD + OPT_ALLOW_HOST},
+    {"secret", required_argument, NULL, G_CMD + OPT_SECRET},
+    {"owner", required_argument, NULL, G_CMD + OPT_OWNER},
+    {"role", required_argument, NULL, G_CMD + OPT_ROLE},
+    {"expires-in", required_argument, NULL, G_CMD + OPT_EXPIRES_IN},
+    {"value", required_argument, NULL, G_CMD + OPT_VALUE},
+    {"after", required_argument, NULL, G_CMD + OPT_AFTER},
+    {"nonce", required_argument, NULL, G_CMD + OPT_NONCE},
+    {NULL, 0, NULL, 0},
+};
+
+struct globals {
+    const char *url, *token, *token_file, *cacert, *timeout;
+    bool help, version;
+};
+
+static void print_command_usage(FILE *f, const struct command *c)
+{
+    fprintf(f, "  fnbox %s%s%s%s%s\n      %s\n", c->w1, c->w2 ? " " : "", c->w2 ? c->w2 : "",
+            *c->synopsis ? " " : "", c->synopsis, c->help);
+}
+
+static void print_usage(FILE *f)
+{
+    fputs("Usage: fnbox [GLOBAL OPTIONS] COMMAND [ARGS]\n"
+          "\n"
+          "Client of fnboxd, the fnbox serverless runtime. Prints the server's JSON response.\n"
+          "\n"
+          "Commands:\n",
+          f);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        print_command_usage(f, &commands[i]);
+    fputs("  fnbox help [COMMAND]\n"
+          "      Show this help, or one command's.\n"
+          "\n"
+          "Global options (anywhere on the line):\n"
+          "  --url URL          server base URL (env FNBOX_URL; default " DEFAULT_URL ")\n"
+          "  --token TOKEN      API token (env FNBOX_TOKEN); visible to other local users: prefer\n"
+          "  --token-file FILE  a file holding the token (env FNBOX_TOKEN_FILE), e.g. admin.token\n"
+          "  --cacert FILE      CA bundle for https (env FNBOX_CACERT)\n"
+          "  --timeout SECONDS  whole-request limit (default 300; 0: none)\n"
+          "  --help, --version\n"
+          "Put '--' before an argument that starts with '-' (e.g. a negative JSON number).\n"
+          "\n"
+          "Exit status: 0 success; 1 error response from the server (or other failure);\n"
+          "2 usage error; 3 server unreachable.\n",
+          f);
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("fnbox: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\nRun 'fnbox help' for usage.\n", stderr);
+    return FNBOX_EXIT_USAGE;
+}
+
+/* Finds the command named by pos[0] (and pos[1] for two-word commands). *words: how many
+ * positionals name it. NULL with *words = -1: unknown command; *words = 1: known family, bad or
+ * missing subcommand. */
+static const struct command *find_command(char **pos, int npos, int *words)
+{
+    const struct command *one_word = NULL;
+    bool family = false;
+    *words = -1;
+    if (npos == 0) return NULL;
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        const struct command *c = &commands[i];
+        if (strcmp(c->w1, pos[0]) != 0) continue;
+        family = true;
+        if (c->w2 == NULL) {
+            one_word = c;
+        } else if (npos > 1 && strcmp(c->w2, pos[1]) == 0) {
+            *words = 2;
+            return c;
+        }
+    }
+    if (one_word != NULL) {
+        *words = 1;
+        return one_word;
+    }
+    if (family) *words = 1;
+    return NULL;
+}
+
+static int print_family_help(FILE *f, const char *w1)
+{
+    int n = 0;
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].w1, w1) == 0) {
+            print_command_usage(f, &commands[i]);
+            n++;
+        }
+    return n;
+}
+
+/* `fnbox help [WORDS]` and `--help`: stdout, exit 0 (or 2 for an unknown command). */
+static int help(char **pos, int npos)
+{
+    int words;
+    const struct command *c = find_command(pos, npos, &words);
+    if (npos == 0) {
+        print_usage(stdout);
+        return FNBOX_EXIT_OK;
+    }
+    if (c != NULL && words == 2) {
+        print_command_usage(stdout, c);
+        return FNBOX_EXIT_OK;
+    }
+    if (words == 1) { /* "help audit" shows audit and audit verify */
+        print_family_help(stdout, pos[0]);
+        return FNBOX_EXIT_OK;
+    }
+    char shown[64];
+    return usage_error("unknown command '%s'",
+                       fnbox_sanitize(shown, sizeof shown, pos[0], strlen(pos[0])));
+}
+
+static int add_opt(struct fnbox_args *a, enum fnbox_opt o, const char *v)
+{
+    const char **nv = realloc(a->opt[o].v, (a->opt[o].n + 1) * sizeof *nv);
+    if (nv == NULL) return -1;
+    nv[a->opt[o].n++] = v;
+    a->opt[o].v = nv;
+    return 0;
+}
+
+/* Name of the option in argv[i] for messages: up to any '=' (its value may be a token). */
+static const char *option_name(const char *arg, char *buf, size_t len)
+{
+    size_t n = strcspn(arg, "=");
+    if (n >= len) n = len - 1;
+    memcpy(buf, arg, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* Parses argv into globals, command options and positionals; 0 or an exit status. */
+static int parse(int argc, char **argv, struct globals *g, struct fnbox_args *a)
+{
+    opterr = 0;
+    int ch;
+    char buf[64];
+    while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        const char **slot = NULL;
+        switch (ch) {
+        case 'h':
+            g->help = true;
+            continue;
+        case G_VERSION:
+            g->version = true;
+            continue;
+        case G_URL:
+            slot = &g->url;
+            break;
+        case G_TOKEN:
+            slot = &g->token;
+            break;
+        case G_TOKEN_FILE:
+            slot = &g->token_file;
+            break;
+        case G_CACERT:
+            slot = &g->cacert;
+            break;
+        case G_TIMEOUT:
+            slot = &g->timeout;
+            break;
+        case ':':
+            return usage_error("option '%s' needs a value",
+                               option_name(argv[optind - 1], buf, sizeof buf));
+        case '?':
+            if (optopt != 0 && optopt < G_URL) {
+                char shortopt[3] = {'-', (char)optopt, '\0'};
+                return usage_error("unknown option '%s' (put '--' before an argument that starts "
+                                   "with '-')",
+                                   shortopt);
+            }
+            return usage_error("unknown or ambiguous option '%s'",
+                               option_name(argv[optind - 1], buf, sizeof buf));
+        default:
+            if (ch >= G_CMD && ch < G_CMD + OPT_COUNT) {
+                if (add_opt(a, (enum fnbox_opt)(ch - G_CMD), optarg) != 0) {
+                    fnbox_errf("out of memory");
+                    return FNBOX_EXIT_ERROR;
+                }
+                continue;
+            }
+            return usage_error("cannot parse the command line");
+        }
+        if (*slot != NULL)
+            return usage_error("option '%s' given more than once",
+                               option_name(argv[optind - 1], buf, sizeof buf));
+        *slot = optarg;
+    }
+    a->pos = argv + optind;
+    a->npos = argc - optind;
+    return 0;
+}
+
+/* Checks the command's positionals and options; 0 or an exit status. */
+static int check_args(const struct command *c, const struct fnbox_args *a, const char *label)
+{
+    for (int o = 0; o < OPT_COUNT; o++) {
+        if (a->opt[o].n == 0) continue;
+        if (!(c->opts & O(o))) {
+            fprintf(stderr, "fnbox: %s: option --%s does not apply to this command\n", label,
+                    opt_names[o]);
+            fputs("Usage:\n", stderr);
+            print_command_usage(stderr, c);
+            return FNBOX_EXIT_USAGE;
+        }
+        if (a->opt[o].n > 1 && !(c->repeat & O(o))) {
+            fnbox_errf("%s: option --%s given more than once", label, opt_names[o]);
+            return FNBOX_EXIT_USAGE;
+        }
+    }
+    if (a->npos < c->min_pos || a->npos > c->max_pos) {
+        if (a->npos > c->max_pos) {
+            char shown[64];
+            const char *extra = a->pos[c->max_pos];
+            fnbox_errf("%s: unexpected argument '%s'", label,
+                       fnbox_sanitize(shown, sizeof shown, extra, strlen(extra)));
+        } else {
+            fnbox_errf("%s: missing argument", label);
+        }
+        fputs("Usage:\n", stderr);
+        print_command_usage(stderr, c);
+        return FNBOX_EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* The token: --token, --token-file, FNBOX_TOKEN, FNBOX_TOKEN_FILE, in that order (NULL: none).
+ * 0, or an exit status. *to_free: a buffer to wipe and free afterwards. */
+static int resolve_token(const struct globals *g, const char **token, char **to_free,
+                         size_t *free_len)
+{
+    *token = NULL;
+    *to_free = NULL;
+    if (g->token != NULL && g->token_file != NULL)
+        return usage_error("give --token or --token-file, not both");
+    const char *file = g->token_file;
+    if (g->token != NULL) {
+        *token = g->token;
+        return 0;
+    }
+    if (file == NULL) {
+        const char *env = getenv("FNBOX_TOKEN");
+        if (env != NULL && *env != '\0') {
+            *token = env;
+            return 0;
+        }
+        file = getenv("FNBOX_TOKEN_FILE");
+        if (file == NULL || *file == '\0') return 0;
+    }
+    char *buf;
+    size_t len;
+    if (fnbox_read_file(file, TOKEN_FILE_MAX, &buf, &len) != 0) {
+        fnbox_errf("token file %s: %s", file, strerror(errno));
+        return FNBOX_EXIT_USAGE;
+    }
+    *to_free = buf;
+    *free_len = len;
+    /* the token is the file's first line, without surrounding whitespace */
+    char *start = buf + strspn(buf, " \t\r\n");
+    start[strcspn(start, "\r\n")] = '\0';
+    size_t n = strlen(start);
+    while (n > 0 && (start[n - 1] == ' ' || start[n - 1] == '\t'))
+        start[--n] = '\0';
+    if (n == 0) {
+        fnbox_errf("token file %s is empty", file);
+        return FNBOX_EXIT_USAGE;
+    }
+    *token = start;
+    return 0;
+}
+
+static const char *env_or(const char *given, const char *env, const char *def)
+{
+    if (given != NULL) return given;
+    const char *e = getenv(env);
+    return e != NULL && *e != '\0' ? e : def;
+}
+
+static int run(const struct command *c, struct fnbox_args *a, const struct globals *g)
+{
+    long long timeout = DEFAULT_TIMEOUT_S;
+    if (g->timeout != NULL &&
+        (fnbox_parse_i64(g->timeout, &timeout) != 0 || timeout < 0 || timeout > 86400))
+        return usage_error("--timeout must be a number of seconds from 0 to 86400");
+
+    const char *token;
+    char *token_buf;
+    size_t token_len = 0;
+    int ex = resolve_token(g, &token, &token_buf, &token_len);
+    if (ex != 0) {
+        fnbox_wipe_free(token_buf, token_len);
+        return ex;
+    }
+
+    struct fnbox_client_config cfg = {
+        .url = env_or(g->url, "FNBOX_URL", DEFAULT_URL),
+        .token = token,
+        .cacert = env_or(g->cacert, "FNBOX_CACERT", NULL),
+        .timeout_s = (long)timeout,
+    };
+    char err[256];
+    if (fnbox_http_global_init() != 0) {
+        fnbox_wipe_free(token_buf, token_len);
+        fnbox_errf("cannot initialise libcurl");
+        return FNBOX_EXIT_ERROR;
+    }
+    int rc = fnbox_client_new(&cfg, &a->client, err, sizeof err);
+    fnbox_wipe_free(token_buf, token_len); /* the client holds its own copy */
+    if (rc != FNBOX_HTTP_OK) {
+        fnbox_errf("%s", err);
+        ex = rc == FNBOX_HTTP_EINVAL ? FNBOX_EXIT_USAGE : FNBOX_EXIT_ERROR;
+    } else {
+        ex = c->fn(a);
+        fnbox_client_free(a->client);
+        a->client = NULL;
+    }
+    fnbox_http_global_cleanup();
+    return ex;
+}
+
+int main(int argc, char **argv)
+{
+    fnbox_json_use_cleansing_alloc();
+
+    struct globals g = {0};
+    struct fnbox_args a = {0};
+    int ex = parse(argc, argv, &g, &a);
+    if (ex != 0) goto out;
+
+    if (g.version) {
+        printf("fnbox %s\n", FNBOX_CLI_VERSION);
+        goto out;
+    }
+    if (g.help) {
+        ex = help(a.pos, a.npos);
+        goto out;
+    }
+    if (a.npos == 0) {
+        print_usage(stderr);
+        ex = FNBOX_EXIT_USAGE;
+        goto out;
+    }
+    if (strcmp(a.pos[0], "help") == 0) {
+        ex = help(a.pos + 1, a.npos - 1);
+        goto out;
+    }
+
+    int words;
+    const struct command *c = find_command(a.pos, a.npos, &words);
+    if (c == NULL) {
+        if (words == 1) {
+            char shown[64];
+            if (a.npos > 1)
+                fnbox_errf("%s: unknown subcommand '%s'", a.pos[0],
+                           fnbox_sanitize(shown, sizeof shown, a.pos[1], strlen(a.pos[1])));
+            else
+                fnbox_errf("%s: missing subcommand", a.pos[0]);
+            fputs("Usage:\n", stderr);
+            print_family_help(stderr, a.pos[0]);
+        } else {
+            char shown[64];
+            usage_error("unknown command '%s'",
+                        fnbox_sanitize(shown, sizeof shown, a.pos[0], strlen(a.pos[0])));
+        }
+        ex = FNBOX_EXIT_USAGE;
+        goto out;
+    }
+    char label[64];
+    snprintf(label, sizeof label, "%s%s%s", c->w1, c->w2 ? " " : "", c->w2 ? c->w2 : "");
+    a.cmd = label;
+    a.pos += words;
+    a.npos -= words;
+    ex = check_args(c, &a, label);
+    if (ex == 0) ex = run(c, &a, &g);
+
+out:
+    for (int o = 0; o < OPT_COUNT; o++)
+        free(a.opt[o].v);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fnbox_errf("writing output: %s", strerror(errno));
+        if (ex == FNBOX_EXIT_OK) ex = FNBOX_EXIT_ERROR;
+    }
+    return ex;
+}

@@ -1,0 +1,25 @@
+/* util: pure helpers for the fnbox CLI (no I/O, no global state but jansson's allocator).
+ * - fnbox_parse_i64(): the whole string as a base-10 integer; 0, or -1 if it is not one.
+ * - fnbox_sanitize(): a copy of untrusted text that is safe to print on a terminal (control
+ *   bytes become '?', long text is cut with "..."); always NUL-terminated, returns dst.
+ * - fnbox_is_hex() / fnbox_hex(): even-length hex check; lowercase hex encoding.
+ * - fnbox_is_blank(): only JSON whitespace.
+ * - fnbox_json_use_cleansing_alloc(): make jansson wipe every block it frees, so a secret
+ *   copied into a json_t does not linger in freed memory. Call before any other json_* call;
+ *   afterwards never free() memory that jansson allocated (use json_dumpb, not json_dumps). */
+#ifndef FNBOX_CLI_UTIL_H
+#define FNBOX_CLI_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define FNBOX_CLI_VERSION "0.1.0"
+
+int fnbox_parse_i64(const char *s, long long *out);
+const char *fnbox_sanitize(char *dst, size_t dstlen, const char *src, size_t srclen);
+bool fnbox_is_hex(const char *s);
+void fnbox_hex(char *dst, const unsigned char *src, size_t n); /* dst: 2n+1 bytes */
+bool fnbox_is_blank(const char *s, size_t n);
+void fnbox_json_use_cleansing_alloc(void);
+
+#endif
