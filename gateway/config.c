@@ -36,6 +36,8 @@ static const struct flag flags[] = {
      "largest max_fetches a function may ask for"},
     {"max-workers", K_LONG, OFF(max_workers), 0, 1, 4096, "16",
      "invocations (workers) running at once"},
+    {"prefork", K_LONG, OFF(prefork), 0, 0, 8, "2",
+     "confined idle workers the zygote keeps ready (0: fork on demand)"},
     {"queue", K_LONG, OFF(queue), 0, 1, 1000000, "256",
      "invocations waiting for a worker; beyond it: 503 overloaded"},
     {"threads", K_LONG, OFF(threads), 0, 1, 256, "2", "HTTP threads"},

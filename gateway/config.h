@@ -18,7 +18,7 @@ struct config {
     char data_dir[PATH_MAX];
     long worker_uid;
     struct fn_limits max; /* operator maxima for function limits */
-    long max_workers, queue, threads, per_ip_connections, connection_timeout;
+    long max_workers, prefork, queue, threads, per_ip_connections, connection_timeout;
     long max_body_bytes;
     const char *egress_allow_private[CONFIG_LIST_MAX];
     int n_egress_allow_private;

@@ -9,10 +9,56 @@
 
 #include "common/log.h"
 
+/* Read-through caches for the two lookups on every request: a token by its hash, a
+ * function's live version by name. Every write that could change an answer bumps `gen` and
+ * drops the entries; a reader inserts what it read only if no write happened meanwhile. */
+#define CACHE_SLOTS 256
+
+struct token_slot {
+    int used;
+    uint8_t hash[32];
+    struct token_rec rec;
+};
+
+struct fn_slot {
+    int used;
+    struct fn_version v;
+};
+
 struct store {
     sqlite3 *db;
     pthread_mutex_t mu;
+    pthread_mutex_t cache_mu;
+    uint64_t gen;
+    unsigned next_token, next_fn; /* round-robin eviction */
+    struct token_slot tokens[CACHE_SLOTS];
+    struct fn_slot fns[CACHE_SLOTS];
 };
+
+static int fn_version_copy(const struct fn_version *src, struct fn_version *dst)
+{
+    *dst = *src;
+    dst->code = strdup(src->code);
+    dst->limits_json = strdup(src->limits_json);
+    dst->allow_hosts_json = strdup(src->allow_hosts_json);
+    dst->secrets_json = strdup(src->secrets_json);
+    if (dst->code && dst->limits_json && dst->allow_hosts_json && dst->secrets_json) return 0;
+    fn_version_free(dst);
+    return -ENOMEM;
+}
+
+/* Forgets every cached answer; called after any write to tokens or functions. */
+static void cache_invalidate(struct store *s)
+{
+    pthread_mutex_lock(&s->cache_mu);
+    s->gen++;
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+        s->tokens[i].used = 0;
+        if (s->fns[i].used) fn_version_free(&s->fns[i].v);
+        s->fns[i].used = 0;
+    }
+    pthread_mutex_unlock(&s->cache_mu);
+}
 
 /* Forward migrations: entry i brings user_version from i to i+1. Never edit a shipped one. */
 static const char *const migrations[] = {
@@ -84,6 +130,7 @@ int store_open(const char *path, struct store **out)
     struct store *s = calloc(1, sizeof *s);
     if (!s) return -ENOMEM;
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->cache_mu, NULL);
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                                           SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
         LOG_E("cannot open database %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "no memory");
@@ -104,8 +151,10 @@ int store_open(const char *path, struct store **out)
 void store_close(struct store *s)
 {
     if (!s) return;
+    cache_invalidate(s);
     if (s->db) sqlite3_close(s->db);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->cache_mu);
     free(s);
 }
 
@@ -145,6 +194,8 @@ static json_t *int_or_null(sqlite3_stmt *st, int col)
                                                        : json_integer(sqlite3_column_int64(st, col));
 }
 
+static int token_lookup_db(struct store *s, const uint8_t hash[32], struct token_rec *out);
+
 int store_token_insert(struct store *s, const char *id, const uint8_t hash[32], const char *role,
                        const char *owner, int64_t created_at, int64_t expires_at)
 {
@@ -165,6 +216,31 @@ int store_token_insert(struct store *s, const char *id, const uint8_t hash[32], 
 }
 
 int store_token_lookup(struct store *s, const uint8_t hash[32], struct token_rec *out)
+{
+    pthread_mutex_lock(&s->cache_mu);
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+        if (s->tokens[i].used && memcmp(s->tokens[i].hash, hash, 32) == 0) {
+            *out = s->tokens[i].rec;
+            pthread_mutex_unlock(&s->cache_mu);
+            return 0;
+        }
+    }
+    uint64_t gen = s->gen;
+    pthread_mutex_unlock(&s->cache_mu);
+    int rc = token_lookup_db(s, hash, out);
+    if (rc) return rc;
+    pthread_mutex_lock(&s->cache_mu);
+    if (s->gen == gen) {
+        struct token_slot *slot = &s->tokens[s->next_token++ % CACHE_SLOTS];
+        slot->used = 1;
+        memcpy(slot->hash, hash, 32);
+        slot->rec = *out;
+    }
+    pthread_mutex_unlock(&s->cache_mu);
+    return 0;
+}
+
+static int token_lookup_db(struct store *s, const uint8_t hash[32], struct token_rec *out)
 {
     sqlite3_stmt *st;
     int rc = begin(s, "SELECT id,role,owner,expires_at,revoked FROM tokens WHERE hash=?", &st);
@@ -230,6 +306,7 @@ int store_token_revoke(struct store *s, const char *id)
     if (sqlite3_step(st) != SQLITE_DONE) rc = fail(s, "revoke token");
     else rc = sqlite3_changes(s->db) ? 0 : -ENOENT;
     end(s, st);
+    cache_invalidate(s);
     return rc;
 }
 
@@ -303,12 +380,42 @@ rollback:
     exec(s, "ROLLBACK");
 out:
     pthread_mutex_unlock(&s->mu);
+    cache_invalidate(s);
     return rc;
 }
+
+static int function_get_db(struct store *s, const char *name, int64_t version,
+                           struct fn_version *out);
 
 int store_function_get(struct store *s, const char *name, int64_t version, struct fn_version *out)
 {
     memset(out, 0, sizeof *out);
+    if (version != 0) return function_get_db(s, name, version, out);
+    pthread_mutex_lock(&s->cache_mu);
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+        if (s->fns[i].used && strcmp(s->fns[i].v.name, name) == 0) {
+            int rc = fn_version_copy(&s->fns[i].v, out);
+            pthread_mutex_unlock(&s->cache_mu);
+            return rc;
+        }
+    }
+    uint64_t gen = s->gen;
+    pthread_mutex_unlock(&s->cache_mu);
+    int rc = function_get_db(s, name, 0, out);
+    if (rc) return rc;
+    pthread_mutex_lock(&s->cache_mu);
+    if (s->gen == gen) {
+        struct fn_slot *slot = &s->fns[s->next_fn++ % CACHE_SLOTS];
+        if (slot->used) fn_version_free(&slot->v);
+        slot->used = fn_version_copy(out, &slot->v) == 0;
+    }
+    pthread_mutex_unlock(&s->cache_mu);
+    return 0;
+}
+
+static int function_get_db(struct store *s, const char *name, int64_t version,
+                           struct fn_version *out)
+{
     sqlite3_stmt *st;
     int rc = begin(s,
                    "SELECT f.name,f.owner,v.version,f.latest_version,f.pinned_version IS NOT NULL,"
@@ -426,6 +533,7 @@ int store_function_set_live(struct store *s, const char *name, int64_t version)
     if (sqlite3_step(st) != SQLITE_DONE) rc = fail(s, "set live");
     else rc = sqlite3_changes(s->db) ? 0 : -ENOENT;
     end(s, st);
+    cache_invalidate(s);
     return rc;
 }
 
@@ -438,5 +546,6 @@ int store_function_delete(struct store *s, const char *name)
     if (sqlite3_step(st) != SQLITE_DONE) rc = fail(s, "delete function");
     else rc = sqlite3_changes(s->db) ? 0 : -ENOENT;
     end(s, st);
+    cache_invalidate(s);
     return rc;
 }

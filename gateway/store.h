@@ -3,8 +3,9 @@
  * One connection in WAL mode with synchronous=FULL, shared by all threads behind a mutex;
  * the schema is versioned with PRAGMA user_version and migrated forward at open. Every
  * write is one transaction: it happens whole or not at all. Never opened before the zygote
- * is forked. Functions return 0 or a negative errno: -ENOENT (no such row), -EEXIST (name
- * owned by someone else), -EIO (SQLite failed; logged without values). */
+ * is forked. Token and live-function lookups are served from a small in-memory cache that
+ * every write invalidates. Functions return 0 or a negative errno: -ENOENT (no such row),
+ * -EEXIST (name owned by someone else), -EIO (SQLite failed; logged without values). */
 #ifndef FNBOX_STORE_H
 #define FNBOX_STORE_H
 

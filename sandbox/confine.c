@@ -51,8 +51,7 @@ static int set_rlimits(const struct worker_limits *l)
     return 0;
 }
 
-/* Raw capset: libcap's cap_set_proc allocates, and this runs in a forked child. */
-static int drop_all_caps(void)
+int confine_drop_bounding_set(void)
 {
     for (int cap = 0; cap <= CAP_LAST_CAP; cap++) {
         if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0 || errno == EINVAL) continue;
@@ -66,6 +65,7 @@ static int drop_all_caps(void)
     return 0;
 }
 
+/* Raw capset: libcap's cap_set_proc allocates, and this runs in a forked child. */
 static int clear_cap_sets(void)
 {
     struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
@@ -89,7 +89,9 @@ int confine_worker(const struct confine_params *p)
     STEP(setsid());
     if ((rc = move_socket_close_rest(p->sock_fd))) return rc;
     if ((rc = set_rlimits(&p->limits))) return rc;
-    if ((rc = drop_all_caps())) return rc; /* bounding set first: needs CAP_SETPCAP */
+    /* bounding set first: it needs CAP_SETPCAP. Normally the zygote emptied it already. */
+    if (prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0) != 0 && (rc = confine_drop_bounding_set()))
+        return rc;
     if ((rc = switch_identity(p))) return rc;
     if ((rc = clear_cap_sets())) return rc;
     /* after the identity switch, which clears the parent-death signal */

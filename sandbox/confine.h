@@ -33,4 +33,10 @@ struct confine_params {
 
 int confine_worker(const struct confine_params *p);
 
+/* Empties the capability bounding set and the ambient set of the calling process. The
+ * zygote calls it once at start so that workers inherit an empty bounding set; confine_worker
+ * repeats it only if the zygote could not. 0, or a negative errno (EPERM tolerated: an
+ * ordinary user without a user namespace has no capability to lose). */
+int confine_drop_bounding_set(void);
+
 #endif

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <sched.h>
 #include <sys/prctl.h>
+#include <linux/capability.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -25,10 +26,19 @@
 #include "sandbox/seccomp_policy.h"
 
 #define SLACK_AS_BYTES (64ull << 20)
+#define ZYGOTE_POOL_MAX 8
 
 struct child {
-    uint64_t job_id;
+    uint64_t job_id; /* 0: an idle pre-forked worker, not yet handed out */
     pid_t pid;
+};
+
+/* A pre-forked worker, confined and blocked reading its socket, for one limits class. */
+struct idle_worker {
+    pid_t pid;
+    int gateway_fd;
+    uint32_t cpu_seconds;
+    uint64_t heap_bytes;
 };
 
 struct zygote_state {
@@ -40,6 +50,10 @@ struct zygote_state {
     struct zyg_hello hello;
     struct child *children;
     size_t nchildren, cap;
+    struct idle_worker idle[ZYGOTE_POOL_MAX];
+    size_t nidle;
+    uint32_t want_cpu; /* the limits class to keep idle workers for: the last one asked */
+    uint64_t want_heap;
 };
 
 static int send_msg(int fd, uint32_t op, int32_t value, uint64_t job_id, pid_t pid, int pass_fd)
@@ -140,17 +154,15 @@ static void worker_child(struct zygote_state *zs, int sock, const struct zyg_req
     _exit(worker_serve(&zs->heap, WORKER_FD));
 }
 
-static void spawn(struct zygote_state *zs, const struct zyg_request *req)
+/* Forks one confined worker; *gateway_fd receives the other end of its socket. */
+static pid_t fork_worker(struct zygote_state *zs, const struct zyg_request *req, int *gateway_fd)
 {
     if (zs->nchildren == zs->cap) {
-        send_msg(zs->ctrl_fd, ZYG_SPAWN_FAILED, -EAGAIN, req->job_id, 0, -1);
-        return;
+        errno = EAGAIN;
+        return -1;
     }
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-        send_msg(zs->ctrl_fd, ZYG_SPAWN_FAILED, -errno, req->job_id, 0, -1);
-        return;
-    }
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return -1;
     /* _Fork: no atfork handlers. Those of the libraries fnboxd links (OpenSSL, GnuTLS, p11-kit)
      * would only dirty pages in a child that never uses them; the zygote is single-threaded,
      * so no lock can be held across the fork. */
@@ -160,12 +172,66 @@ static void spawn(struct zygote_state *zs, const struct zyg_request *req)
     close(sv[1]);
     if (pid < 0) {
         close(sv[0]);
-        send_msg(zs->ctrl_fd, ZYG_SPAWN_FAILED, -err, req->job_id, 0, -1);
-        return;
+        errno = err;
+        return -1;
     }
     zs->children[zs->nchildren++] = (struct child){.job_id = req->job_id, .pid = pid};
-    if (send_msg(zs->ctrl_fd, ZYG_SPAWNED, 0, req->job_id, pid, sv[0]) != 0) kill(pid, SIGKILL);
-    close(sv[0]);
+    *gateway_fd = sv[0];
+    return pid;
+}
+
+static void set_job(struct zygote_state *zs, pid_t pid, uint64_t job_id)
+{
+    for (size_t i = 0; i < zs->nchildren; i++)
+        if (zs->children[i].pid == pid) zs->children[i].job_id = job_id;
+}
+
+static void spawn(struct zygote_state *zs, const struct zyg_request *req)
+{
+    zs->want_cpu = req->cpu_seconds;
+    zs->want_heap = req->heap_bytes;
+    pid_t pid = -1;
+    int fd = -1;
+    for (size_t i = 0; i < zs->nidle; i++) {
+        struct idle_worker *w = &zs->idle[i];
+        if (w->cpu_seconds != req->cpu_seconds || w->heap_bytes != req->heap_bytes) continue;
+        pid = w->pid;
+        fd = w->gateway_fd;
+        *w = zs->idle[--zs->nidle];
+        set_job(zs, pid, req->job_id);
+        break;
+    }
+    if (pid < 0) pid = fork_worker(zs, req, &fd);
+    if (pid < 0) {
+        send_msg(zs->ctrl_fd, ZYG_SPAWN_FAILED, -errno, req->job_id, 0, -1);
+        return;
+    }
+    if (send_msg(zs->ctrl_fd, ZYG_SPAWNED, 0, req->job_id, pid, fd) != 0) kill(pid, SIGKILL);
+    close(fd);
+}
+
+/* Called when no request is waiting: one more idle worker of the wanted class. A full pool
+ * of another class gives up its oldest worker. Returns 1 when it forked. */
+static int refill_pool(struct zygote_state *zs)
+{
+    size_t have = 0;
+    for (size_t i = 0; i < zs->nidle; i++)
+        if (zs->idle[i].cpu_seconds == zs->want_cpu && zs->idle[i].heap_bytes == zs->want_heap)
+            have++;
+    if (!zs->want_cpu || have >= (size_t)zs->cfg->prefork) return 0;
+    if (zs->nidle == ZYGOTE_POOL_MAX) {
+        kill(zs->idle[0].pid, SIGKILL); /* reaped later as an idle child: nothing reported */
+        close(zs->idle[0].gateway_fd);
+        zs->idle[0] = zs->idle[--zs->nidle];
+    }
+    struct zyg_request req = {.op = ZYG_SPAWN, .cpu_seconds = zs->want_cpu,
+                              .heap_bytes = zs->want_heap, .job_id = 0};
+    int fd;
+    pid_t pid = fork_worker(zs, &req, &fd);
+    if (pid < 0) return 0;
+    zs->idle[zs->nidle++] = (struct idle_worker){
+        .pid = pid, .gateway_fd = fd, .cpu_seconds = zs->want_cpu, .heap_bytes = zs->want_heap};
+    return 1;
 }
 
 static void kill_job(struct zygote_state *zs, uint64_t job_id)
@@ -184,8 +250,15 @@ static void reap(struct zygote_state *zs)
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         for (size_t i = 0; i < zs->nchildren; i++) {
             if (zs->children[i].pid != pid) continue;
-            send_msg(zs->ctrl_fd, ZYG_EXITED, status, zs->children[i].job_id, pid, -1);
+            if (zs->children[i].job_id)
+                send_msg(zs->ctrl_fd, ZYG_EXITED, status, zs->children[i].job_id, pid, -1);
             zs->children[i] = zs->children[--zs->nchildren];
+            break;
+        }
+        for (size_t i = 0; i < zs->nidle; i++) { /* an idle worker died: forget it */
+            if (zs->idle[i].pid != pid) continue;
+            close(zs->idle[i].gateway_fd);
+            zs->idle[i] = zs->idle[--zs->nidle];
             break;
         }
     }
@@ -200,13 +273,15 @@ static int zygote_init(struct zygote_state *zs)
     if (sigprocmask(SIG_BLOCK, &chld, NULL) < 0) return -errno;
     zs->sig_fd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
     if (zs->sig_fd < 0) return -errno;
-    zs->cap = (size_t)zs->cfg->max_workers * 4 + 16;
+    zs->cap = (size_t)zs->cfg->max_workers * 4 + ZYGOTE_POOL_MAX + 16;
     zs->children = calloc(zs->cap, sizeof *zs->children);
     if (!zs->children) return -ENOMEM;
     /* jansson seeds its hash function from /dev/urandom on first use; do it now, while
      * files may still be opened, not in a worker under its filter */
     json_object_seed(0);
     enter_namespaces(zs);
+    if ((rc = confine_drop_bounding_set())) return rc;
+    zs->hello.bounding_dropped = prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0) == 0;
     if ((rc = js_heap_create(&zs->heap))) return rc;
     if ((rc = seccomp_policy_build(WORKER_FD, &zs->seccomp))) return rc;
     zs->hello.op = ZYG_HELLO;
@@ -214,7 +289,6 @@ static int zygote_init(struct zygote_state *zs)
     zs->hello.no_new_privs = 1;
     zs->hello.uid_switch = (uint8_t)zs->cfg->switch_uid;
     zs->hello.worker_uid = zs->cfg->switch_uid ? zs->cfg->worker_uid : geteuid();
-    zs->hello.bounding_dropped = zs->cfg->switch_uid || zs->hello.user_ns;
     zs->hello.baseline_vm = vm_size_bytes();
     return 0;
 }
@@ -229,22 +303,31 @@ static void zygote_main(const struct zygote_config *cfg, int ctrl_fd)
     }
     if (send(ctrl_fd, &zs.hello, sizeof zs.hello, MSG_NOSIGNAL) != sizeof zs.hello) _exit(1);
     struct pollfd pfd[2] = {{.fd = ctrl_fd, .events = POLLIN}, {.fd = zs.sig_fd, .events = POLLIN}};
+    int pool_full = 0;
     for (;;) {
-        if (poll(pfd, 2, -1) < 0) {
+        /* requests first; when none waits, top up the pool of idle workers */
+        int n = poll(pfd, 2, pool_full ? -1 : 0);
+        if (n < 0) {
             if (errno == EINTR) continue;
             break;
         }
+        if (n == 0) {
+            pool_full = !refill_pool(&zs);
+            continue;
+        }
+        pool_full = 0;
         if (pfd[1].revents) reap(&zs);
         if (pfd[0].revents) {
             struct zyg_request req;
-            ssize_t n = recv(ctrl_fd, &req, sizeof req, 0);
-            if (n < 0 && errno == EINTR) continue;
-            if (n != (ssize_t)sizeof req) break; /* fnboxd is gone (or spoke nonsense) */
+            ssize_t got = recv(ctrl_fd, &req, sizeof req, 0);
+            if (got < 0 && errno == EINTR) continue;
+            if (got != (ssize_t)sizeof req) break; /* fnboxd is gone (or spoke nonsense) */
             if (req.op == ZYG_SPAWN) spawn(&zs, &req);
             else if (req.op == ZYG_KILL) kill_job(&zs, req.job_id);
         }
     }
     for (size_t i = 0; i < zs.nchildren; i++) kill(zs.children[i].pid, SIGKILL);
+    for (size_t i = 0; i < zs.nidle; i++) close(zs.idle[i].gateway_fd);
     _exit(0);
 }
 
