@@ -242,8 +242,10 @@ def cmd_report(d):
     print(f"fnbox bench: {meta['cores']} cores, {meta['seconds']} s per run, "
           f"fnboxd --max-workers {meta['max_workers']} --threads {meta['threads']}, "
           f"wrk {meta['wrk']}")
+    print(f"load average before: {meta['load_before']}, after: {meta['load_after']} "
+          f"(other work on the machine skews the tail latencies)")
     print()
-    hdr = (f"{'function':<15} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} "
+    hdr = (f"{'function':<15} {'conns':>5} {'req/s':>9} {'2xx/s':>9} {'p50 ms':>8} {'p90 ms':>8} "
            f"{'p99 ms':>8} {'max ms':>8} {'requests':>9} {'non-2xx':>8}  {'socket errors':<14}")
     print(hdr)
     print("-" * len(hdr))
@@ -259,20 +261,25 @@ def cmd_report(d):
         bad_total += non2xx
         sock = "/".join(r[k] for k in ("connect_errors", "read_errors", "write_errors",
                                           "timeouts"))
-        print(f"{run['function']:<15} {run['conns']:>5} {float(r['rps']):>9.1f} "
+        reqs = int(r["requests"])
+        ok_rps = float(r["rps"]) * ((reqs - non2xx) / reqs) if reqs else 0.0
+        print(f"{run['function']:<15} {run['conns']:>5} {float(r['rps']):>9.1f} {ok_rps:>9.1f} "
               f"{float(r['p50_ms']):>8.2f} {float(r['p90_ms']):>8.2f} "
               f"{float(r['p99_ms']):>8.2f} {float(r['max_ms']):>8.1f} "
               f"{int(r['requests']):>9} {non2xx:>8}  {sock:<14}")
         if non2xx:
             print(f"{'':<15} {'':>5} non-2xx by status: {r['statuses']}")
-    print("(socket errors: connect/read/write/timeout)")
+    print("(req/s counts every response, 2xx/s only successful ones; latencies are over all "
+          "responses; socket errors: connect/read/write/timeout)")
     print()
     try:
         with open(os.path.join(d, "rss.json")) as f:
             rss = json.load(f)
-        print(f"peak RSS, fnboxd + all descendants (summed VmRSS, sampled every 20 ms "
+        print(f"peak RSS, fnboxd + all descendants (sum of VmRSS sampled every 20 ms "
               f"under load): {rss['peak_sum_rss_kb'] / 1024:.1f} MiB "
               f"({rss['procs_at_peak']} processes; at most {rss['max_procs']} at once)")
+        print("  (pages shared copy-on-write with the zygote count once per process, so "
+              "the sum overstates real use)")
         print(f"  fnboxd VmHWM {rss['fnboxd_hwm_kb'] / 1024:.1f} MiB, largest descendant "
               f"VmHWM {rss['max_child_hwm_kb'] / 1024:.1f} MiB, {rss['samples']} samples")
     except OSError:

@@ -69,6 +69,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 port=$("$PY" bench/helper.py freeport)
 URL="http://127.0.0.1:$port"
 args=(--listen "127.0.0.1:$port" --data "$TMP/data" --max-workers "$WORKERS"
@@ -112,6 +113,7 @@ runs_json=$(IFS=,; echo "${runs[*]}")
 wrk_version=$( (wrk -v 2>&1 || true) | awk 'NR == 1 {print $2}')
 cat >"$TMP/meta.json" <<EOF
 {"cores": $(nproc), "seconds": $SECS, "max_workers": $WORKERS,
+ "load_before": "$load_before", "load_after": "$(cut -d' ' -f1-3 /proc/loadavg)",
  "threads": "${HTTP_THREADS:-default}", "wrk": "${wrk_version:-?}", "runs": [$runs_json]}
 EOF
 "$PY" bench/helper.py report "$TMP" | tee "$TMP/report.txt"

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/wait.h>
 
@@ -148,13 +149,15 @@ static void converse(struct zclient *zc, const struct worker_handle *wh,
             continue;
         case FRAME_RESULT: {
             json_t *v = json_loadb((const char *)f.data, f.len, JSON_DECODE_ANY, NULL);
-            frame_free(&f);
             if (!v) {
+                frame_free(&f);
                 set_error(res, OUTCOME_WORKER_CRASHED, "worker sent a malformed result");
                 return;
             }
+            json_decref(v);
             res->outcome = OUTCOME_OK;
-            res->result = v;
+            res->result_json = (char *)f.data; /* NUL-terminated by frame_recv */
+            res->result_len = f.len;
             return;
         }
         case FRAME_ERROR:
@@ -175,6 +178,8 @@ int invoke_run(struct zclient *zc, const struct invoke_request *req, struct invo
     memset(res, 0, sizeof *res);
     res->logs = json_array();
     if (!res->logs) return -ENOMEM;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     int64_t start = frame_now_ms();
     int64_t deadline = start + req->limits.timeout_ms;
     uint32_t cpu_seconds = (uint32_t)((req->limits.timeout_ms + 999) / 1000);
@@ -205,13 +210,14 @@ int invoke_run(struct zclient *zc, const struct invoke_request *req, struct invo
     close(wh.fd);
     zclient_release(zc, wh.job_id);
     metrics_workers_busy(-1);
-    res->duration_ms = (double)(frame_now_ms() - start);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    res->duration_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
     return 0;
 }
 
 void invoke_result_free(struct invoke_result *res)
 {
-    json_decref(res->result);
+    free(res->result_json);
     json_decref(res->error);
     json_decref(res->logs);
     memset(res, 0, sizeof *res);

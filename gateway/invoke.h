@@ -27,7 +27,10 @@ struct invoke_request {
 
 struct invoke_result {
     enum outcome outcome;
-    json_t *result; /* the return value (OK) */
+    char *result_json; /* the return value as the worker encoded it (OK); checked to be JSON.
+                        * Kept as text so numbers reach the caller exactly as JavaScript
+                        * printed them, not re-encoded. */
+    size_t result_len;
     json_t *error;  /* {"code","message"[,"name"][,"line"]} otherwise */
     json_t *logs;   /* array of strings, always set */
     double duration_ms;

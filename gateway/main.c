@@ -106,6 +106,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
 
     int exit_code = 1;
+    MHD_socket listen_fd = MHD_INVALID_SOCKET;
     struct MHD_Daemon *httpd = NULL;
     char db[PATH_MAX + 16];
     snprintf(db, sizeof db, "%s/fnbox.db", app.cfg.data_dir);
@@ -134,7 +135,7 @@ int main(int argc, char **argv)
     int sig;
     sigwait(&stop, &sig);
     LOG_I("signal %d: shutting down", sig);
-    MHD_quiesce_daemon(httpd); /* stop accepting; finish what is in flight */
+    listen_fd = MHD_quiesce_daemon(httpd); /* stop accepting; finish what is in flight */
     exit_code = 0;
 out:
     if (app.ex) executor_destroy(app.ex); /* runs queued invocations, resumes their requests */
@@ -146,6 +147,7 @@ out:
             usleep(20000);
         }
         MHD_stop_daemon(httpd);
+        if (listen_fd != MHD_INVALID_SOCKET) close(listen_fd); /* quiesce handed it to us */
     }
     zclient_destroy(app.zc);
     if (!app.zc) kill(app.zygote.pid, SIGKILL);

@@ -45,6 +45,34 @@ static void effective_limits(const char *stored, const struct fn_limits *max, st
         out->max_output_bytes = max->max_output_bytes;
 }
 
+/* Replies env, with "result": result_json spliced in first when given. The result text was
+ * checked to be JSON; splicing it keeps the worker's exact number formatting. */
+static void reply_with_result(struct request *r, unsigned status, json_t *env,
+                              const char *result_json, size_t result_len)
+{
+    char *rest = env ? json_dumps(env, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
+    json_decref(env);
+    if (!rest) {
+        http_reply_error(r, 500, "internal", "out of memory");
+        return;
+    }
+    if (!result_json) {
+        http_reply_text(r, status, rest, strlen(rest), "application/json");
+        return;
+    }
+    size_t rest_len = strlen(rest); /* "{...}": its '{' is replaced by the result field */
+    size_t len = 10 + result_len + 1 + rest_len;
+    char *out = malloc(len + 1);
+    if (!out) {
+        free(rest);
+        http_reply_error(r, 500, "internal", "out of memory");
+        return;
+    }
+    int n = snprintf(out, len + 1, "{\"result\":%s,%s", result_json, rest + 1);
+    free(rest);
+    http_reply_text(r, status, out, (size_t)n, "application/json");
+}
+
 static void run_invoke(void *arg)
 {
     struct invoke_task *t = arg;
@@ -62,16 +90,18 @@ static void run_invoke(void *arg)
         http_reply_error(r, 500, "internal", "out of memory");
     } else {
         metrics_invocation(t->v.name, res.outcome, res.duration_ms / 1000.0);
-        json_t *body;
-        if (res.outcome == OUTCOME_OK)
-            body = json_pack("{sOsssOsIsf}", "result", res.result, "invocation_id",
-                             t->invocation_id, "logs", res.logs, "version",
-                             (json_int_t)t->v.version, "duration_ms", res.duration_ms);
-        else
-            body = json_pack("{sOsssOsIsf}", "error", res.error, "invocation_id", t->invocation_id,
-                             "logs", res.logs, "version", (json_int_t)t->v.version,
-                             "duration_ms", res.duration_ms);
-        http_reply_json(r, outcome_http_status(res.outcome), body);
+        json_t *env = res.outcome == OUTCOME_OK ? json_object()
+                                                : json_pack("{sO}", "error", res.error);
+        json_t *rest = json_pack("{sssOsIsf}", "invocation_id", t->invocation_id, "logs",
+                                 res.logs, "version", (json_int_t)t->v.version, "duration_ms",
+                                 res.duration_ms);
+        if (!rest || json_object_update(env, rest) != 0) {
+            json_decref(env);
+            env = NULL;
+        }
+        json_decref(rest);
+        reply_with_result(r, outcome_http_status(res.outcome), env,
+                          res.outcome == OUTCOME_OK ? res.result_json : NULL, res.result_len);
         invoke_result_free(&res);
     }
     invoke_task_free(t);

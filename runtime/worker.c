@@ -102,20 +102,43 @@ static void log_sink(void *arg, const char *line, size_t len)
     if (rc) _exit(WORKER_EXIT_PROTOCOL);
 }
 
+static duk_ret_t encode_thrown(duk_context *ctx, void *udata)
+{
+    (void)udata;
+    duk_json_encode(ctx, -1);
+    return 1;
+}
+
 /* Reads name, message and line off the thrown value at the top of the stack. Protected:
- * a thrown object may carry getters that throw. Leaves [name, message, line] on the stack. */
+ * a thrown object may carry getters that throw. Leaves [name, message, line] on the stack.
+ * A line is reported only when it points into the function's own source (an error raised
+ * by host code carries Duktape's C file and line, which mean nothing to the user). A thrown
+ * non-Error without a message is described by its JSON, else by String(value). */
 static duk_ret_t describe_error(duk_context *ctx, void *udata)
 {
     (void)udata;
-    if (duk_is_error(ctx, -1) || duk_is_object(ctx, -1)) {
-        duk_get_prop_string(ctx, -1, "name");
-        duk_get_prop_string(ctx, -2, "message");
-        duk_get_prop_string(ctx, -3, "lineNumber");
-        duk_safe_to_string(ctx, -3);
+    duk_idx_t err = duk_get_top_index(ctx);
+    if (duk_is_object(ctx, err)) {
+        duk_get_prop_string(ctx, err, "name");
+        duk_get_prop_string(ctx, err, "message");
+        duk_get_prop_string(ctx, err, "fileName");
+        int ours = duk_is_string(ctx, -1) && strcmp(duk_get_string(ctx, -1), SOURCE_NAME) == 0;
+        duk_pop(ctx);
+        if (ours) duk_get_prop_string(ctx, err, "lineNumber");
+        else duk_push_undefined(ctx);
+        if (!duk_is_undefined(ctx, -3)) duk_safe_to_string(ctx, -3);
+        if (duk_is_undefined(ctx, -2)) {
+            duk_dup(ctx, err);
+            if (duk_safe_call(ctx, encode_thrown, NULL, 1, 1) != 0 || !duk_is_string(ctx, -1)) {
+                duk_pop(ctx);
+                duk_dup(ctx, err);
+            }
+            duk_replace(ctx, -3);
+        }
         duk_safe_to_string(ctx, -2);
     } else {
         duk_push_undefined(ctx);
-        duk_dup(ctx, -2);
+        duk_dup(ctx, err);
         duk_safe_to_string(ctx, -1);
         duk_push_undefined(ctx);
     }
@@ -128,8 +151,7 @@ static int report_thrown(duk_context *ctx, struct js_heap *heap, int fd, const c
     size_t msg_len = strlen(msg);
     long line = 0;
     if (duk_safe_call(ctx, describe_error, NULL, 1, 3) == 0) {
-        if (duk_is_string(ctx, -3) && strcmp(duk_get_string(ctx, -3), "undefined") != 0)
-            name = duk_get_string(ctx, -3);
+        if (duk_is_string(ctx, -3)) name = duk_get_string(ctx, -3);
         if (duk_is_string(ctx, -2)) msg = duk_get_lstring(ctx, -2, &msg_len);
         if (duk_is_number(ctx, -1)) line = (long)duk_get_number(ctx, -1);
     }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sched.h>
 #include <sys/prctl.h>
@@ -279,6 +280,10 @@ static int zygote_init(struct zygote_state *zs)
     /* jansson seeds its hash function from /dev/urandom on first use; do it now, while
      * files may still be opened, not in a worker under its filter */
     json_object_seed(0);
+    /* Local-time Date methods call localtime_r, which would open /etc/localtime in the worker
+     * (forbidden). Fix the zone to UTC and load it now, once. */
+    if (setenv("TZ", "UTC0", 1) != 0) return -errno;
+    tzset();
     enter_namespaces(zs);
     if ((rc = confine_drop_bounding_set())) return rc;
     zs->hello.bounding_dropped = prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0) == 0;

@@ -57,6 +57,7 @@ pid=$!
 # A non-interactive shell starts background jobs with SIGINT ignored, so forward Ctrl-C
 # and SIGTERM to fnboxd ourselves; then wait for it to exit.
 stopping=0
+# shellcheck disable=SC2317  # invoked by the trap below
 stop() {
   if [ "$stopping" -eq 0 ]; then
     stopping=1
