@@ -31,6 +31,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 
 .PHONY: all deps run test unit integration bench format clean
+.SECONDARY: # keep the ASan objects between runs (they are intermediates of the unit tests)
 all: $(BUILD)/fnboxd $(BUILD)/fnbox $(BUILD)/fnboxd-testhooks
 
 deps:
