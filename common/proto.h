@@ -20,6 +20,22 @@ enum job_mode {
     JOB_MODE_CHECK = 2, /* compile only: report a syntax error, run nothing */
 };
 
+/* FRAME_CALL TLV tags: a host API request from the worker. The worker names only the
+ * operation and its arguments; which function is asking is known from the socket. */
+enum call_tag {
+    CALL_OP = 1,   /* string: "secrets.get" */
+    CALL_NAME = 2, /* string: the secret's name */
+};
+
+#define CALL_OP_SECRETS_GET "secrets.get"
+
+/* FRAME_REPLY TLV tags */
+enum reply_tag {
+    REPLY_OK = 1,    /* u64: 1 success, 0 refused */
+    REPLY_VALUE = 2, /* bytes: the answer (success) */
+    REPLY_ERROR = 3, /* string: the message for a catchable JS Error (refused) */
+};
+
 /* Exit codes of a worker that stopped itself; any signal is read from the wait status. */
 enum worker_exit {
     WORKER_EXIT_OK = 0,

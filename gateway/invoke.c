@@ -7,6 +7,8 @@
 #include <unistd.h>
 #include <sys/wait.h>
 
+#include <openssl/crypto.h>
+
 #include "common/frame.h"
 #include "common/log.h"
 #include "common/proto.h"
@@ -103,10 +105,36 @@ static int build_job(const struct invoke_request *req, struct tlv_writer *w)
 }
 
 /* Reads frames until an answer, the deadline, or the worker's end. */
+/* Answers one FRAME_CALL. Returns 0, or -1 after setting the outcome (the worker is killed). */
+static int answer_call(struct zclient *zc, const struct worker_handle *wh,
+                       const struct invoke_request *req, const struct frame *f, unsigned *calls,
+                       struct invoke_result *res)
+{
+    struct tlv_writer reply = {0};
+    int rc;
+    if (++*calls > HOST_CALLS_MAX) {
+        rc = tlv_put_u64(&reply, REPLY_OK, 0);
+        rc = rc ? rc : tlv_put_str(&reply, REPLY_ERROR, "too many host calls in one invocation");
+    } else if (!req->broker) {
+        rc = tlv_put_u64(&reply, REPLY_OK, 0);
+        rc = rc ? rc : tlv_put_str(&reply, REPLY_ERROR, "host API not available");
+    } else {
+        rc = req->broker(req->broker_arg, f->data, f->len, &reply);
+    }
+    if (!rc) rc = frame_send(wh->fd, FRAME_REPLY, reply.buf, reply.len);
+    if (reply.buf) OPENSSL_cleanse(reply.buf, reply.len); /* may hold a secret value */
+    tlv_writer_free(&reply);
+    if (rc == 0 || rc == -EPIPE) return 0; /* a dead worker is classified by the next read */
+    zclient_kill(zc, wh->job_id);
+    set_error(res, OUTCOME_INTERNAL, "the host call could not be answered");
+    return -1;
+}
+
 static void converse(struct zclient *zc, const struct worker_handle *wh,
                      const struct invoke_request *req, int64_t deadline, struct invoke_result *res)
 {
     size_t log_bytes = 0;
+    unsigned calls = 0;
     size_t max_frame = (size_t)req->limits.max_output_bytes * 3 + 4096;
     for (;;) {
         struct frame f;
@@ -147,6 +175,12 @@ static void converse(struct zclient *zc, const struct worker_handle *wh,
             json_array_append_new(res->logs, json_stringn((const char *)f.data, f.len));
             frame_free(&f);
             continue;
+        case FRAME_CALL: {
+            int stop = answer_call(zc, wh, req, &f, &calls, res);
+            frame_free(&f);
+            if (stop) return;
+            continue;
+        }
         case FRAME_RESULT: {
             json_t *v = json_loadb((const char *)f.data, f.len, JSON_DECODE_ANY, NULL);
             if (!v) {

@@ -9,12 +9,21 @@
 
 #include <jansson.h>
 
+#include "common/tlv.h"
 #include "gateway/outcome.h"
 #include "gateway/validate.h"
 #include "sandbox/zygote_client.h"
 
 #define LOG_MAX_BYTES (64u * 1024u)
 #define LOG_MAX_LINES 256u
+
+/* Answers one host API call of the worker (the FRAME_CALL payload) by appending REPLY_* records
+ * to *reply. Called on the invocation's executor thread; arg identifies the invocation, so
+ * the worker never names the function it runs for. Returns 0, or a negative errno to end
+ * the invocation with an internal error. */
+typedef int (*broker_fn)(void *arg, const uint8_t *call, size_t len, struct tlv_writer *reply);
+
+#define HOST_CALLS_MAX 256 /* per invocation */
 
 struct invoke_request {
     int mode; /* JOB_MODE_INVOKE or JOB_MODE_CHECK */
@@ -23,6 +32,8 @@ struct invoke_request {
     const char *input_json; /* JSON text */
     const char *ctx_json;   /* JSON text */
     struct fn_limits limits;
+    broker_fn broker; /* NULL: every host call is refused */
+    void *broker_arg;
 };
 
 struct invoke_result {

@@ -8,8 +8,12 @@
 #include <sys/socket.h>
 #include <fcntl.h>
 
+#include <openssl/crypto.h>
+
+#include "common/frame.h"
 #include "common/log.h"
 #include "common/proto.h"
+#include "common/tlv.h"
 
 /* The only globals a function sees. Everything else Duktape defines (Duktape, eval,
  * Function, CBOR, performance, ...) is deleted at heap construction. */
@@ -23,7 +27,7 @@ static const char *const allowed_globals[] = {
     "ArrayBuffer", "DataView", "Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array",
     "Uint16Array", "Int32Array", "Uint32Array", "Float32Array", "Float64Array",
     "TextEncoder", "TextDecoder",
-    "console", /* host API, installed below */
+    "console", "secrets", /* host APIs, installed below */
 #ifdef FNBOX_TEST_HOOKS
     "__fnbox_test_syscall",
 #endif
@@ -31,6 +35,15 @@ static const char *const allowed_globals[] = {
 
 static js_log_sink log_sink;
 static void *log_sink_arg;
+static int host_fd = -1;
+
+#define SECRET_NAME_MAX 128
+#define SECRET_VALUE_MAX (64u * 1024u)
+
+void js_heap_set_host_fd(int fd)
+{
+    host_fd = fd;
+}
 
 void js_heap_set_log_sink(js_log_sink sink, void *arg)
 {
@@ -80,6 +93,54 @@ static duk_ret_t js_console_log(duk_context *ctx)
     const char *line = duk_get_lstring(ctx, -1, &len);
     if (log_sink && line) log_sink(log_sink_arg, line, len);
     return 0;
+}
+
+/* One host call: FRAME_CALL out, FRAME_REPLY in. A broken channel ends the worker: the
+ * parent decides what that invocation's outcome is. */
+static void host_call(const struct tlv_writer *call, struct frame *reply)
+{
+    if (host_fd < 0 || frame_send(host_fd, FRAME_CALL, call->buf, call->len) != 0 ||
+        frame_recv(host_fd, reply, SECRET_VALUE_MAX + 4096, -1) != 0 || reply->type != FRAME_REPLY)
+        _exit(WORKER_EXIT_PROTOCOL);
+}
+
+/* secrets.get(name): the value of a secret granted to this function, or a catchable Error
+ * (the same one whether the secret is not granted or does not exist). */
+static duk_ret_t js_secrets_get(duk_context *ctx)
+{
+    if (duk_get_top(ctx) < 1 || !duk_is_string(ctx, 0))
+        return duk_error(ctx, DUK_ERR_TYPE_ERROR, "secrets.get(name): name must be a string");
+    duk_size_t n;
+    const char *name = duk_get_lstring(ctx, 0, &n);
+    if (n == 0 || n > SECRET_NAME_MAX)
+        return duk_error(ctx, DUK_ERR_RANGE_ERROR, "secrets.get(name): invalid secret name");
+    struct tlv_writer w = {0};
+    if (tlv_put_str(&w, CALL_OP, CALL_OP_SECRETS_GET) || tlv_put(&w, CALL_NAME, name, n))
+        _exit(WORKER_EXIT_NOMEM);
+    struct frame reply;
+    host_call(&w, &reply);
+    tlv_writer_free(&w);
+
+    struct tlv_reader r = {.p = reply.data, .left = reply.len};
+    uint16_t tag;
+    const uint8_t *d, *value = NULL, *msg = NULL;
+    size_t len, value_len = 0, msg_len = 0;
+    uint64_t ok = 0;
+    int rc;
+    while ((rc = tlv_next(&r, &tag, &d, &len)) == 1) {
+        if (tag == REPLY_OK && tlv_get_u64(d, len, &ok)) rc = -1;
+        else if (tag == REPLY_VALUE) value = d, value_len = len;
+        else if (tag == REPLY_ERROR) msg = d, msg_len = len;
+        if (rc < 0) break;
+    }
+    if (rc < 0 || (ok && !value)) _exit(WORKER_EXIT_PROTOCOL);
+    if (ok) duk_push_lstring(ctx, (const char *)value, value_len);
+    else duk_push_lstring(ctx, msg ? (const char *)msg : "secret not available",
+                          msg ? msg_len : 20);
+    OPENSSL_cleanse(reply.data, reply.len); /* the value now lives only in the JS heap */
+    frame_free(&reply);
+    if (ok) return 1;
+    return duk_error(ctx, DUK_ERR_ERROR, "%s", duk_get_string(ctx, -1));
 }
 
 #ifdef FNBOX_TEST_HOOKS
@@ -156,6 +217,11 @@ static duk_ret_t install_host_apis(duk_context *ctx, void *udata)
     duk_push_object(ctx);
     duk_put_function_list(ctx, -1, console_funcs);
     duk_put_prop_string(ctx, -2, "console");
+    duk_push_object(ctx);
+    duk_push_c_function(ctx, js_secrets_get, 1);
+    duk_put_prop_string(ctx, -2, "get");
+    duk_freeze(ctx, -1); /* a function cannot swap secrets.get for its own */
+    duk_put_prop_string(ctx, -2, "secrets");
 #ifdef FNBOX_TEST_HOOKS
     duk_push_c_function(ctx, js_test_syscall, 1);
     duk_put_prop_string(ctx, -2, "__fnbox_test_syscall");

@@ -2,8 +2,8 @@
  *
  * js_heap_create builds a heap with the capped allocator, keeps only the globals named in
  * the allowlist (runtime/js_heap.c: allowed_globals[]), removes the Function constructor
- * also where it is reachable through .constructor, and installs the host APIs (console;
- * the later issues add secrets and fetch). It runs nothing of the user's.
+ * also where it is reachable through .constructor, and installs the host APIs (console,
+ * secrets; the fetch issue adds fetch). It runs nothing of the user's.
  * Host APIs reach the worker's parent through the sink set with js_heap_set_log_sink. */
 #ifndef FNBOX_JS_HEAP_H
 #define FNBOX_JS_HEAP_H
@@ -21,6 +21,10 @@ struct js_heap {
 /* Returns 0 or a negative errno; on failure nothing is left allocated. */
 int js_heap_create(struct js_heap *h);
 void js_heap_destroy(struct js_heap *h);
+
+/* Host API calls (secrets.get, ...) go to the worker's parent over this socket as
+ * FRAME_CALL, and block for its FRAME_REPLY. -1: no parent (host APIs throw). */
+void js_heap_set_host_fd(int fd);
 
 /* console.* calls this with one formatted, NUL-terminated line. */
 typedef void (*js_log_sink)(void *arg, const char *line, size_t len);

@@ -201,6 +201,7 @@ int worker_serve(struct js_heap *heap, int fd)
 
     struct log_state ls = {.fd = fd, .max_bytes = j.max_log_bytes, .max_lines = j.max_log_lines};
     js_heap_set_log_sink(log_sink, &ls);
+    js_heap_set_host_fd(fd);
 
     if (duk_pcall(ctx, 0) != 0) return report_thrown(ctx, heap, fd, ERR_FUNCTION);
     duk_pop(ctx);
