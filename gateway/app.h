@@ -5,6 +5,7 @@
 
 #include "gateway/config.h"
 #include "gateway/executor.h"
+#include "gateway/keyring.h"
 #include "gateway/store.h"
 #include "sandbox/zygote.h"
 #include "sandbox/zygote_client.h"
@@ -15,6 +16,8 @@ struct app {
     struct zygote zygote;
     struct zclient *zc;
     struct executor *ex;
+    struct keyring *keyring;
+    const char *tee_id; /* "software" until hardware evidence providers exist */
 };
 
 #endif

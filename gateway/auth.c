@@ -39,7 +39,8 @@ static int sha256(const void *data, size_t len, uint8_t out[32])
 }
 
 int auth_token_create(struct store *s, enum role role, const char *owner, int64_t now,
-                      int64_t expires_at, char *token_out, char *id_out)
+                      int64_t expires_at, const struct audit_record *audit, char *token_out,
+                      char *id_out)
 {
     uint8_t secret[32], idbytes[8], hash[32];
     if (RAND_bytes(secret, sizeof secret) != 1 || RAND_bytes(idbytes, sizeof idbytes) != 1)
@@ -50,7 +51,8 @@ int auth_token_create(struct store *s, enum role role, const char *owner, int64_
     memcpy(id_out, "tok_", 4);
     hex(idbytes, sizeof idbytes, id_out + 4);
     int rc = sha256(token_out, strlen(token_out), hash);
-    if (!rc) rc = store_token_insert(s, id_out, hash, role_name(role), owner, now, expires_at);
+    if (!rc) rc = store_token_insert(s, id_out, hash, role_name(role), owner, now, expires_at,
+                                     audit);
     if (rc) OPENSSL_cleanse(token_out, TOKEN_LEN + 1);
     return rc;
 }

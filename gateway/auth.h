@@ -24,7 +24,8 @@ const char *role_name(enum role r);
 /* Creates and stores a token; token_out (TOKEN_LEN+1) and id_out (40) receive the new values.
  * expires_at 0: never. Returns 0 or a negative errno. */
 int auth_token_create(struct store *s, enum role role, const char *owner, int64_t now,
-                      int64_t expires_at, char *token_out, char *id_out);
+                      int64_t expires_at, const struct audit_record *audit, char *token_out,
+                      char *id_out);
 
 /* 0 and *p filled for a valid, unexpired, unrevoked bearer token; -EACCES otherwise;
  * -EIO when the store failed. */

@@ -54,6 +54,10 @@ static const struct flag flags[] = {
     {"egress-allow-http", K_LIST, OFF(egress_allow_http), OFF(n_egress_allow_http), 0, 0, "(none)",
      "host fetch may reach over plain http (repeatable; fetch issue)"},
     {"egress-ca-file", K_STR, 0, 0, 0, 0, "(system CAs)", "extra CA for fetch (fetch issue)"},
+    {"sealing-policy", K_STR, OFF(sealing_policy), 16, 0, 0, "instance",
+     "instance (any build holding the root unseals) or measurement (bound to this binary)"},
+    {"sealing-root-file", K_STR, 0, 0, 0, 0, "(FNBOX_SEALING_ROOT, else DATA/sealing.root)",
+     "file holding the 32-byte sealing root (raw or 64 hex digits)"},
 };
 #define NFLAGS (sizeof flags / sizeof *flags)
 
@@ -73,6 +77,13 @@ static int set_flag(struct config *c, const struct flag *fl, const char *arg)
         c->egress_ca_file = arg;
         return 0;
     }
+    if (strcmp(fl->name, "sealing-root-file") == 0) {
+        c->sealing_root_file = arg;
+        return 0;
+    }
+    if (strcmp(fl->name, "sealing-policy") == 0 && strcmp(arg, "instance") != 0 &&
+        strcmp(arg, "measurement") != 0)
+        return -1;
     switch (fl->kind) {
     case K_STR:
         if (strlen(arg) == 0 || strlen(arg) >= fl->cap) return -1;

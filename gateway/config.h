@@ -27,6 +27,8 @@ struct config {
     const char *egress_allow_http[CONFIG_LIST_MAX];
     int n_egress_allow_http;
     const char *egress_ca_file;
+    char sealing_policy[16];
+    const char *sealing_root_file;
 };
 
 int config_parse(int argc, char **argv, struct config *c);

@@ -24,6 +24,11 @@ void h_function_versions(struct request *r, char *p[MAX_PARAMS]);
 void h_function_live(struct request *r, char *p[MAX_PARAMS]);
 void h_function_delete(struct request *r, char *p[MAX_PARAMS]);
 void h_function_invoke(struct request *r, char *p[MAX_PARAMS]);
+void h_secret_put(struct request *r, char *p[MAX_PARAMS]);
+void h_secret_list(struct request *r, char *p[MAX_PARAMS]);
+void h_secret_delete(struct request *r, char *p[MAX_PARAMS]);
+void h_audit_list(struct request *r, char *p[MAX_PARAMS]);
+void h_audit_verify(struct request *r, char *p[MAX_PARAMS]);
 
 int64_t now_unix(void);
 

@@ -20,6 +20,8 @@
 #include "gateway/auth.h"
 #include "gateway/http.h"
 #include "gateway/routes.h"
+#include "attestation/measurement.h"
+#include "secrets/seal_root.h"
 
 static int mkdir_p(const char *path, mode_t mode)
 {
@@ -49,7 +51,9 @@ static int bootstrap_admin(struct app *app)
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) return -errno;
     char token[TOKEN_LEN + 2], id[40];
-    int rc = auth_token_create(app->store, ROLE_ADMIN, "admin", (int64_t)time(NULL), 0, token, id);
+    struct audit_record audit = {.time = (int64_t)time(NULL), .actor = "fnboxd",
+                                 .action = "token.create", .outcome = "ok"};
+    int rc = auth_token_create(app->store, ROLE_ADMIN, "admin", audit.time, 0, &audit, token, id);
     if (!rc) {
         size_t n = strlen(token);
         token[n] = '\n';
@@ -61,6 +65,38 @@ static int bootstrap_admin(struct app *app)
     if (rc) unlink(tmp);
     else LOG_I("created the admin token in %s", path);
     return rc;
+}
+
+/* Root -> KEK -> DEKs. Runs after the zygote is forked, so no key ever enters its memory. */
+static int open_keyring(struct app *app)
+{
+    char err[256] = "";
+    struct seal_root root;
+    enum seal_root_source source;
+    enum seal_policy policy;
+    uint8_t measurement[32] = {0};
+    int rc = seal_policy_parse(app->cfg.sealing_policy, &policy);
+    if (!rc && policy == SEAL_POLICY_MEASUREMENT && (rc = measure_self(measurement)))
+        snprintf(err, sizeof err, "cannot measure the fnboxd executable");
+    if (!rc)
+        rc = seal_root_load_or_create(app->cfg.data_dir, app->cfg.sealing_root_file, &root,
+                                      &source, err, sizeof err);
+    if (rc) {
+        LOG_E("sealing root: %s", err[0] ? err : strerror(-rc));
+        return rc;
+    }
+    struct seal_kek kek;
+    rc = seal_kek_derive(&root, app->tee_id, policy, measurement, &kek);
+    seal_wipe(&root, sizeof root);
+    if (!rc) rc = keyring_open(app->store, &kek, (int64_t)time(NULL), &app->keyring, err, sizeof err);
+    seal_wipe(&kek, sizeof kek);
+    if (rc) {
+        LOG_E("%s", err[0] ? err : "cannot derive the key-encryption key");
+        return rc;
+    }
+    LOG_I("sealing: policy %s, root from %s, %zu data-encryption key(s)", seal_policy_name(policy),
+          seal_root_source_name(source), keyring_dek_count(app->keyring));
+    return 0;
 }
 
 static int worker_identity(const struct config *cfg, struct zygote_config *zc)
@@ -87,6 +123,7 @@ int main(int argc, char **argv)
     if (rc) return rc > 0 ? 0 : 2;
 
     signal(SIGPIPE, SIG_IGN); /* a client or worker that hung up is an error code, not a death */
+    umask(077);              /* the database, WAL and keys are for fnboxd alone */
     if ((rc = mkdir_p(app.cfg.data_dir, 0700))) {
         LOG_E("cannot create data directory %s: %s", app.cfg.data_dir, strerror(-rc));
         return 1;
@@ -116,6 +153,8 @@ int main(int argc, char **argv)
         goto out;
     }
     if (store_open(db, &app.store)) goto out;
+    app.tee_id = "software";
+    if (open_keyring(&app)) goto out;
     if ((rc = bootstrap_admin(&app))) {
         LOG_E("cannot create the admin token: %s", strerror(-rc));
         goto out;
@@ -151,6 +190,7 @@ out:
     }
     zclient_destroy(app.zc);
     if (!app.zc) kill(app.zygote.pid, SIGKILL);
+    keyring_close(app.keyring);
     store_close(app.store);
     return exit_code;
 }

@@ -30,6 +30,12 @@ static const struct route routes[] = {
     {"GET", "/v1/functions/*/versions", ROLE_DEVELOPER, h_function_versions},
     {"PUT", "/v1/functions/*/live", ROLE_DEVELOPER, h_function_live},
     {"POST", "/v1/functions/*/invoke", ROLE_INVOKER, h_function_invoke},
+    {"PUT", "/v1/secrets/*", ROLE_DEVELOPER, h_secret_put},
+    {"GET", "/v1/secrets", ROLE_DEVELOPER, h_secret_list},
+    {"DELETE", "/v1/secrets/*", ROLE_DEVELOPER, h_secret_delete},
+    /* any token may ask; the handler refuses non-admins and audits the refusal */
+    {"GET", "/v1/audit", ROLE_INVOKER, h_audit_list},
+    {"GET", "/v1/audit/verify", ROLE_INVOKER, h_audit_verify},
 };
 
 int64_t now_unix(void)

@@ -14,6 +14,7 @@
 
 struct deploy_task {
     struct request *r;
+    char actor[64];
     struct fn_version v;
     struct fn_limits limits;
 };
@@ -41,7 +42,9 @@ static void finish_deploy(struct deploy_task *t)
 {
     struct request *r = t->r;
     int64_t version;
-    int rc = store_function_deploy(r->app->store, &t->v, &version);
+    struct audit_record audit = {.time = now_unix(), .actor = t->actor, .action = "function.deploy",
+                                 .function = t->v.name, .outcome = "ok"};
+    int rc = store_function_deploy(r->app->store, &t->v, &audit, &version);
     if (rc == -EEXIST) {
         http_reply_error(r, 409, "name_taken", "function '%s' belongs to another owner", t->v.name);
         return;
@@ -142,6 +145,7 @@ void h_function_deploy(struct request *r, char *p[MAX_PARAMS])
     if (t) {
         t->r = r;
         t->limits = limits;
+        snprintf(t->actor, sizeof t->actor, "%s", r->who.owner);
         snprintf(t->v.name, sizeof t->v.name, "%s", name);
         snprintf(t->v.owner, sizeof t->v.owner, "%s", owner);
         snprintf(t->v.entry, sizeof t->v.entry, "%s", entry);
@@ -281,7 +285,9 @@ void h_function_delete(struct request *r, char *p[MAX_PARAMS])
 {
     struct fn_version v;
     if (!load_managed(r, p[0], &v)) return;
-    int rc = store_function_delete(r->app->store, v.name);
+    struct audit_record audit = {.time = now_unix(), .actor = r->who.owner,
+                                 .action = "function.delete", .function = v.name, .outcome = "ok"};
+    int rc = store_function_delete(r->app->store, v.name, &audit);
     if (rc == -ENOENT) http_reply_error(r, 404, "not_found", "no function '%s'", v.name);
     else if (rc) http_reply_error(r, 500, "internal", "cannot delete the function");
     else http_reply_text(r, 204, NULL, 0, "application/json");

@@ -8,6 +8,7 @@
 #include <openssl/rand.h>
 
 #include "common/proto.h"
+#include "gateway/broker.h"
 #include "gateway/handlers.h"
 #include "gateway/invoke.h"
 #include "gateway/metrics.h"
@@ -17,6 +18,7 @@ struct invoke_task {
     struct fn_version v;
     struct fn_limits limits;
     char invocation_id[40];
+    char caller[64];
     char *ctx_json;
 };
 
@@ -85,6 +87,10 @@ static void run_invoke(void *arg)
         .ctx_json = t->ctx_json,
         .limits = t->limits,
     };
+    struct broker broker = {.app = r->app, .fn = &t->v, .invocation_id = t->invocation_id,
+                            .caller = t->caller};
+    req.broker = broker_answer;
+    req.broker_arg = &broker;
     struct invoke_result res;
     if (invoke_run(r->app->zc, &req, &res)) {
         http_reply_error(r, 500, "internal", "out of memory");
@@ -104,6 +110,7 @@ static void run_invoke(void *arg)
                           res.outcome == OUTCOME_OK ? res.result_json : NULL, res.result_len);
         invoke_result_free(&res);
     }
+    broker_release(&broker);
     invoke_task_free(t);
     http_resume(r); /* last: after this the request may be freed by another thread */
 }
@@ -143,6 +150,7 @@ void h_function_invoke(struct request *r, char *p[MAX_PARAMS])
         goto fail;
     }
     effective_limits(t->v.limits_json, &r->app->cfg.max, &t->limits);
+    snprintf(t->caller, sizeof t->caller, "%s", r->who.owner);
     json_t *ctx = json_pack("{sssssIss}", "invocation_id", t->invocation_id, "function",
                             t->v.name, "version", (json_int_t)t->v.version, "caller",
                             r->who.owner);

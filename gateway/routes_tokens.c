@@ -35,7 +35,9 @@ void h_token_create(struct request *r, char *p[MAX_PARAMS])
         expires_at = now + json_integer_value(exp);
     }
     char token[TOKEN_LEN + 1], id[40];
-    if (auth_token_create(r->app->store, role, owner, now, expires_at, token, id)) {
+    struct audit_record audit = {
+        .time = now, .actor = r->who.owner, .action = "token.create", .outcome = "ok"};
+    if (auth_token_create(r->app->store, role, owner, now, expires_at, &audit, token, id)) {
         http_reply_error(r, 500, "internal", "cannot create the token");
         goto out;
     }

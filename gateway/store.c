@@ -8,32 +8,7 @@
 #include <sqlite3.h>
 
 #include "common/log.h"
-
-/* Read-through caches for the two lookups on every request: a token by its hash, a
- * function's live version by name. Every write that could change an answer bumps `gen` and
- * drops the entries; a reader inserts what it read only if no write happened meanwhile. */
-#define CACHE_SLOTS 256
-
-struct token_slot {
-    int used;
-    uint8_t hash[32];
-    struct token_rec rec;
-};
-
-struct fn_slot {
-    int used;
-    struct fn_version v;
-};
-
-struct store {
-    sqlite3 *db;
-    pthread_mutex_t mu;
-    pthread_mutex_t cache_mu;
-    uint64_t gen;
-    unsigned next_token, next_fn; /* round-robin eviction */
-    struct token_slot tokens[CACHE_SLOTS];
-    struct fn_slot fns[CACHE_SLOTS];
-};
+#include "gateway/store_internal.h"
 
 static int fn_version_copy(const struct fn_version *src, struct fn_version *dst)
 {
@@ -47,8 +22,7 @@ static int fn_version_copy(const struct fn_version *src, struct fn_version *dst)
     return -ENOMEM;
 }
 
-/* Forgets every cached answer; called after any write to tokens or functions. */
-static void cache_invalidate(struct store *s)
+void store_cache_invalidate(struct store *s)
 {
     pthread_mutex_lock(&s->cache_mu);
     s->gen++;
@@ -74,15 +48,32 @@ static const char *const migrations[] = {
     "  version INTEGER NOT NULL, code TEXT NOT NULL, code_sha256 TEXT NOT NULL,"
     "  entry TEXT NOT NULL, limits TEXT NOT NULL, allow_hosts TEXT NOT NULL,"
     "  secrets TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY(name, version));",
+
+    /* 2: sealed secrets, their data-encryption keys, and the audit chain */
+    "CREATE TABLE deks("
+    "  id TEXT PRIMARY KEY, wrapped BLOB NOT NULL,"
+    "  state TEXT NOT NULL CHECK(state IN ('active','retired')), created_at INTEGER NOT NULL);"
+    "CREATE TABLE secrets("
+    "  owner TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL,"
+    "  dek_id TEXT NOT NULL REFERENCES deks(id), blob BLOB NOT NULL,"
+    "  created_at INTEGER NOT NULL, PRIMARY KEY(owner, name, version));"
+    "CREATE TABLE audit("
+    "  seq INTEGER PRIMARY KEY, time INTEGER NOT NULL, actor TEXT NOT NULL,"
+    "  action TEXT NOT NULL, function TEXT, version INTEGER, invocation_id TEXT,"
+    "  secret TEXT, outcome TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
+    "CREATE TRIGGER audit_append_only_u BEFORE UPDATE ON audit"
+    "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+    "CREATE TRIGGER audit_append_only_d BEFORE DELETE ON audit"
+    "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
 };
 
-static int fail(struct store *s, const char *what)
+int store_fail(struct store *s, const char *what)
 {
     LOG_E("sqlite %s: %s", what, sqlite3_errmsg(s->db));
     return -EIO;
 }
 
-static int exec(struct store *s, const char *sql)
+int store_exec(struct store *s, const char *sql)
 {
     char *msg = NULL;
     if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
@@ -97,7 +88,7 @@ static int user_version(struct store *s, int *v)
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
-        return fail(s, "prepare user_version");
+        return store_fail(s, "prepare user_version");
     int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : -EIO;
     *v = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
@@ -116,9 +107,9 @@ static int migrate(struct store *s)
     for (; v < n; v++) {
         char pragma[64];
         snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d;", v + 1);
-        if (exec(s, "BEGIN IMMEDIATE") || exec(s, migrations[v]) || exec(s, pragma) ||
-            exec(s, "COMMIT")) {
-            exec(s, "ROLLBACK");
+        if (store_exec(s, "BEGIN IMMEDIATE") || store_exec(s, migrations[v]) || store_exec(s, pragma) ||
+            store_exec(s, "COMMIT")) {
+            store_exec(s, "ROLLBACK");
             return -EIO;
         }
     }
@@ -138,7 +129,7 @@ int store_open(const char *path, struct store **out)
         return -EIO;
     }
     sqlite3_busy_timeout(s->db, 5000);
-    int rc = exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+    int rc = store_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
     if (!rc) rc = migrate(s);
     if (rc) {
         store_close(s);
@@ -151,7 +142,7 @@ int store_open(const char *path, struct store **out)
 void store_close(struct store *s)
 {
     if (!s) return;
-    cache_invalidate(s);
+    store_cache_invalidate(s);
     if (s->db) sqlite3_close(s->db);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->cache_mu);
@@ -159,18 +150,18 @@ void store_close(struct store *s)
 }
 
 /* Prepares sql with the mutex held; store_end releases both. */
-static int begin(struct store *s, const char *sql, sqlite3_stmt **st)
+int store_begin(struct store *s, const char *sql, sqlite3_stmt **st)
 {
     pthread_mutex_lock(&s->mu);
     if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK) {
-        int rc = fail(s, "prepare");
+        int rc = store_fail(s, "prepare");
         pthread_mutex_unlock(&s->mu);
         return rc;
     }
     return 0;
 }
 
-static void end(struct store *s, sqlite3_stmt *st)
+void store_end(struct store *s, sqlite3_stmt *st)
 {
     sqlite3_finalize(st);
     pthread_mutex_unlock(&s->mu);
@@ -197,10 +188,11 @@ static json_t *int_or_null(sqlite3_stmt *st, int col)
 static int token_lookup_db(struct store *s, const uint8_t hash[32], struct token_rec *out);
 
 int store_token_insert(struct store *s, const char *id, const uint8_t hash[32], const char *role,
-                       const char *owner, int64_t created_at, int64_t expires_at)
+                       const char *owner, int64_t created_at, int64_t expires_at,
+                       const struct audit_record *audit)
 {
     sqlite3_stmt *st;
-    int rc = begin(s, "INSERT INTO tokens(id,hash,role,owner,created_at,expires_at) "
+    int rc = store_begin(s, "INSERT INTO tokens(id,hash,role,owner,created_at,expires_at) "
                       "VALUES(?,?,?,?,?,?)", &st);
     if (rc) return rc;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -210,8 +202,15 @@ int store_token_insert(struct store *s, const char *id, const uint8_t hash[32], 
     sqlite3_bind_int64(st, 5, created_at);
     if (expires_at) sqlite3_bind_int64(st, 6, expires_at);
     else sqlite3_bind_null(st, 6);
-    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : fail(s, "insert token");
-    end(s, st);
+    rc = store_exec(s, "BEGIN IMMEDIATE");
+    if (!rc) rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "insert token");
+    if (!rc && audit) {
+        struct audit_record a = *audit;
+        rc = store_audit_append_locked(s, &a);
+    }
+    if (!rc) rc = store_exec(s, "COMMIT");
+    if (rc) store_exec(s, "ROLLBACK");
+    store_end(s, st);
     return rc;
 }
 
@@ -243,7 +242,7 @@ int store_token_lookup(struct store *s, const uint8_t hash[32], struct token_rec
 static int token_lookup_db(struct store *s, const uint8_t hash[32], struct token_rec *out)
 {
     sqlite3_stmt *st;
-    int rc = begin(s, "SELECT id,role,owner,expires_at,revoked FROM tokens WHERE hash=?", &st);
+    int rc = store_begin(s, "SELECT id,role,owner,expires_at,revoked FROM tokens WHERE hash=?", &st);
     if (rc) return rc;
     sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
     int step = sqlite3_step(st);
@@ -255,27 +254,27 @@ static int token_lookup_db(struct store *s, const uint8_t hash[32], struct token
         out->revoked = sqlite3_column_int(st, 4);
         rc = 0;
     } else {
-        rc = step == SQLITE_DONE ? -ENOENT : fail(s, "lookup token");
+        rc = step == SQLITE_DONE ? -ENOENT : store_fail(s, "lookup token");
     }
-    end(s, st);
+    store_end(s, st);
     return rc;
 }
 
 int store_token_count(struct store *s, int64_t *count)
 {
     sqlite3_stmt *st;
-    int rc = begin(s, "SELECT count(*) FROM tokens", &st);
+    int rc = store_begin(s, "SELECT count(*) FROM tokens", &st);
     if (rc) return rc;
-    rc = sqlite3_step(st) == SQLITE_ROW ? 0 : fail(s, "count tokens");
+    rc = sqlite3_step(st) == SQLITE_ROW ? 0 : store_fail(s, "count tokens");
     *count = sqlite3_column_int64(st, 0);
-    end(s, st);
+    store_end(s, st);
     return rc;
 }
 
 int store_token_list(struct store *s, json_t **out)
 {
     sqlite3_stmt *st;
-    int rc = begin(s, "SELECT id,role,owner,created_at,expires_at,revoked FROM tokens "
+    int rc = store_begin(s, "SELECT id,role,owner,created_at,expires_at,revoked FROM tokens "
                       "ORDER BY created_at, id", &st);
     if (rc) return rc;
     json_t *arr = json_array();
@@ -290,8 +289,8 @@ int store_token_list(struct store *s, json_t **out)
             arr = NULL;
         }
     }
-    rc = !arr ? -ENOMEM : step == SQLITE_DONE ? 0 : fail(s, "list tokens");
-    end(s, st);
+    rc = !arr ? -ENOMEM : step == SQLITE_DONE ? 0 : store_fail(s, "list tokens");
+    store_end(s, st);
     if (rc) json_decref(arr);
     else *out = arr;
     return rc;
@@ -300,33 +299,34 @@ int store_token_list(struct store *s, json_t **out)
 int store_token_revoke(struct store *s, const char *id)
 {
     sqlite3_stmt *st;
-    int rc = begin(s, "UPDATE tokens SET revoked=1 WHERE id=?", &st);
+    int rc = store_begin(s, "UPDATE tokens SET revoked=1 WHERE id=?", &st);
     if (rc) return rc;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_DONE) rc = fail(s, "revoke token");
+    if (sqlite3_step(st) != SQLITE_DONE) rc = store_fail(s, "revoke token");
     else rc = sqlite3_changes(s->db) ? 0 : -ENOENT;
-    end(s, st);
-    cache_invalidate(s);
+    store_end(s, st);
+    store_cache_invalidate(s);
     return rc;
 }
 
 static int step_done(struct store *s, sqlite3_stmt *st, const char *what)
 {
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : fail(s, what);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, what);
     sqlite3_finalize(st);
     return rc;
 }
 
-int store_function_deploy(struct store *s, const struct fn_version *v, int64_t *version_out)
+int store_function_deploy(struct store *s, const struct fn_version *v,
+                          const struct audit_record *audit, int64_t *version_out)
 {
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = NULL;
-    int rc = exec(s, "BEGIN IMMEDIATE");
+    int rc = store_exec(s, "BEGIN IMMEDIATE");
     if (rc) goto out;
     int64_t latest = 0;
     if (sqlite3_prepare_v2(s->db, "SELECT owner,latest_version FROM functions WHERE name=?", -1,
                            &st, NULL) != SQLITE_OK) {
-        rc = fail(s, "prepare");
+        rc = store_fail(s, "prepare");
         goto rollback;
     }
     sqlite3_bind_text(st, 1, v->name, -1, SQLITE_STATIC);
@@ -335,7 +335,7 @@ int store_function_deploy(struct store *s, const struct fn_version *v, int64_t *
         if (strcmp((const char *)sqlite3_column_text(st, 0), v->owner) != 0) rc = -EEXIST;
         latest = sqlite3_column_int64(st, 1);
     } else if (step != SQLITE_DONE) {
-        rc = fail(s, "select function");
+        rc = store_fail(s, "select function");
     }
     sqlite3_finalize(st);
     if (rc) goto rollback;
@@ -345,7 +345,7 @@ int store_function_deploy(struct store *s, const struct fn_version *v, int64_t *
                              : "INSERT INTO functions(name,latest_version,owner,created_at) "
                                "VALUES(?1,?2,?3,?4)";
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        rc = fail(s, "prepare");
+        rc = store_fail(s, "prepare");
         goto rollback;
     }
     sqlite3_bind_text(st, 1, v->name, -1, SQLITE_STATIC);
@@ -360,7 +360,7 @@ int store_function_deploy(struct store *s, const struct fn_version *v, int64_t *
                            "INSERT INTO function_versions(name,version,code,code_sha256,entry,"
                            "limits,allow_hosts,secrets,created_at) VALUES(?,?,?,?,?,?,?,?,?)",
                            -1, &st, NULL) != SQLITE_OK) {
-        rc = fail(s, "prepare");
+        rc = store_fail(s, "prepare");
         goto rollback;
     }
     sqlite3_bind_text(st, 1, v->name, -1, SQLITE_STATIC);
@@ -373,14 +373,19 @@ int store_function_deploy(struct store *s, const struct fn_version *v, int64_t *
     sqlite3_bind_text(st, 8, v->secrets_json, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 9, v->created_at);
     if ((rc = step_done(s, st, "insert version"))) goto rollback;
-    if ((rc = exec(s, "COMMIT"))) goto rollback;
+    if (audit) {
+        struct audit_record a = *audit;
+        a.version = version;
+        if ((rc = store_audit_append_locked(s, &a))) goto rollback;
+    }
+    if ((rc = store_exec(s, "COMMIT"))) goto rollback;
     *version_out = version;
     goto out;
 rollback:
-    exec(s, "ROLLBACK");
+    store_exec(s, "ROLLBACK");
 out:
     pthread_mutex_unlock(&s->mu);
-    cache_invalidate(s);
+    store_cache_invalidate(s);
     return rc;
 }
 
@@ -417,7 +422,7 @@ static int function_get_db(struct store *s, const char *name, int64_t version,
                            struct fn_version *out)
 {
     sqlite3_stmt *st;
-    int rc = begin(s,
+    int rc = store_begin(s,
                    "SELECT f.name,f.owner,v.version,f.latest_version,f.pinned_version IS NOT NULL,"
                    " v.code,v.code_sha256,v.entry,v.limits,v.allow_hosts,v.secrets,v.created_at"
                    " FROM functions f JOIN function_versions v ON v.name=f.name"
@@ -446,9 +451,9 @@ static int function_get_db(struct store *s, const char *name, int64_t version,
             rc = -ENOMEM;
         }
     } else {
-        rc = step == SQLITE_DONE ? -ENOENT : fail(s, "get function");
+        rc = step == SQLITE_DONE ? -ENOENT : store_fail(s, "get function");
     }
-    end(s, st);
+    store_end(s, st);
     return rc;
 }
 
@@ -464,7 +469,7 @@ void fn_version_free(struct fn_version *v)
 int store_function_list(struct store *s, const char *owner, json_t **out)
 {
     sqlite3_stmt *st;
-    int rc = begin(s,
+    int rc = store_begin(s,
                    "SELECT f.name,f.owner,v.version,f.latest_version,f.pinned_version IS NOT NULL,"
                    " v.code_sha256,v.created_at FROM functions f JOIN function_versions v"
                    " ON v.name=f.name AND v.version=coalesce(f.pinned_version,f.latest_version)"
@@ -486,8 +491,8 @@ int store_function_list(struct store *s, const char *owner, json_t **out)
             arr = NULL;
         }
     }
-    rc = !arr ? -ENOMEM : step == SQLITE_DONE ? 0 : fail(s, "list functions");
-    end(s, st);
+    rc = !arr ? -ENOMEM : step == SQLITE_DONE ? 0 : store_fail(s, "list functions");
+    store_end(s, st);
     if (rc) json_decref(arr);
     else *out = arr;
     return rc;
@@ -496,7 +501,7 @@ int store_function_list(struct store *s, const char *owner, json_t **out)
 int store_function_versions(struct store *s, const char *name, json_t **out)
 {
     sqlite3_stmt *st;
-    int rc = begin(s, "SELECT version,code_sha256,created_at FROM function_versions WHERE name=?"
+    int rc = store_begin(s, "SELECT version,code_sha256,created_at FROM function_versions WHERE name=?"
                       " ORDER BY version", &st);
     if (rc) return rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -511,8 +516,8 @@ int store_function_versions(struct store *s, const char *name, json_t **out)
             arr = NULL;
         }
     }
-    rc = !arr ? -ENOMEM : step == SQLITE_DONE ? 0 : fail(s, "list versions");
-    end(s, st);
+    rc = !arr ? -ENOMEM : step == SQLITE_DONE ? 0 : store_fail(s, "list versions");
+    store_end(s, st);
     if (!rc && json_array_size(arr) == 0) rc = -ENOENT;
     if (rc) json_decref(arr);
     else *out = arr;
@@ -522,7 +527,7 @@ int store_function_versions(struct store *s, const char *name, json_t **out)
 int store_function_set_live(struct store *s, const char *name, int64_t version)
 {
     sqlite3_stmt *st;
-    int rc = begin(s,
+    int rc = store_begin(s,
                    "UPDATE functions SET pinned_version=CASE WHEN ?2>0 THEN ?2 ELSE NULL END"
                    " WHERE name=?1 AND (?2=0 OR EXISTS(SELECT 1 FROM function_versions"
                    " WHERE name=?1 AND version=?2))",
@@ -530,22 +535,29 @@ int store_function_set_live(struct store *s, const char *name, int64_t version)
     if (rc) return rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, version);
-    if (sqlite3_step(st) != SQLITE_DONE) rc = fail(s, "set live");
+    if (sqlite3_step(st) != SQLITE_DONE) rc = store_fail(s, "set live");
     else rc = sqlite3_changes(s->db) ? 0 : -ENOENT;
-    end(s, st);
-    cache_invalidate(s);
+    store_end(s, st);
+    store_cache_invalidate(s);
     return rc;
 }
 
-int store_function_delete(struct store *s, const char *name)
+int store_function_delete(struct store *s, const char *name, const struct audit_record *audit)
 {
     sqlite3_stmt *st;
-    int rc = begin(s, "DELETE FROM functions WHERE name=?", &st);
+    int rc = store_begin(s, "DELETE FROM functions WHERE name=?", &st);
     if (rc) return rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_DONE) rc = fail(s, "delete function");
-    else rc = sqlite3_changes(s->db) ? 0 : -ENOENT;
-    end(s, st);
-    cache_invalidate(s);
+    rc = store_exec(s, "BEGIN IMMEDIATE");
+    if (!rc && sqlite3_step(st) != SQLITE_DONE) rc = store_fail(s, "delete function");
+    if (!rc && sqlite3_changes(s->db) == 0) rc = -ENOENT;
+    if (!rc && audit) {
+        struct audit_record a = *audit;
+        rc = store_audit_append_locked(s, &a);
+    }
+    if (!rc) rc = store_exec(s, "COMMIT");
+    if (rc) store_exec(s, "ROLLBACK");
+    store_end(s, st);
+    store_cache_invalidate(s);
     return rc;
 }

@@ -13,6 +13,8 @@
 
 #include <jansson.h>
 
+#include "secrets/audit.h"
+
 struct store;
 
 struct token_rec {
@@ -41,15 +43,19 @@ struct fn_version {
 int store_open(const char *path, struct store **out);
 void store_close(struct store *s);
 
+/* Writes that take `audit` (nullable) append it to the audit chain in the same transaction:
+ * both happen or neither does (fail closed). */
 int store_token_insert(struct store *s, const char *id, const uint8_t hash[32], const char *role,
-                       const char *owner, int64_t created_at, int64_t expires_at);
+                       const char *owner, int64_t created_at, int64_t expires_at,
+                       const struct audit_record *audit);
 int store_token_lookup(struct store *s, const uint8_t hash[32], struct token_rec *out);
 int store_token_count(struct store *s, int64_t *count);
 int store_token_list(struct store *s, json_t **out);
 int store_token_revoke(struct store *s, const char *id);
 
 /* Adds version latest+1 (1 for a new name). -EEXIST when another owner has the name. */
-int store_function_deploy(struct store *s, const struct fn_version *v, int64_t *version_out);
+int store_function_deploy(struct store *s, const struct fn_version *v,
+                          const struct audit_record *audit, int64_t *version_out);
 /* version 0: the live one (pinned, else newest). */
 int store_function_get(struct store *s, const char *name, int64_t version, struct fn_version *out);
 void fn_version_free(struct fn_version *v);
@@ -58,6 +64,54 @@ int store_function_list(struct store *s, const char *owner, json_t **out);
 int store_function_versions(struct store *s, const char *name, json_t **out);
 /* version 0: unpin. -ENOENT when the function or version does not exist. */
 int store_function_set_live(struct store *s, const char *name, int64_t version);
-int store_function_delete(struct store *s, const char *name);
+int store_function_delete(struct store *s, const char *name, const struct audit_record *audit);
+
+/* Data-encryption keys: id, the DEK wrapped under the KEK, state "active" or "retired". */
+struct dek_row {
+    char id[40];
+    uint8_t *wrapped; /* heap */
+    size_t wrapped_len;
+    char state[16];
+};
+/* All DEKs, oldest first; free with store_dek_rows_free. */
+int store_dek_list(struct store *s, struct dek_row **rows, size_t *n);
+void store_dek_rows_free(struct dek_row *rows, size_t n);
+int store_dek_insert(struct store *s, const char *id, const uint8_t *wrapped, size_t len,
+                     int64_t created_at);
+
+/* Secrets (sealed values). store_secret_put picks version latest+1 inside its transaction
+ * and calls seal(arg, version, ...) to encrypt for exactly that row. */
+typedef int (*secret_seal_fn)(void *arg, int64_t version, uint8_t **blob, size_t *blob_len);
+int store_secret_put(struct store *s, const char *owner, const char *name, const char *dek_id,
+                     int64_t created_at, secret_seal_fn seal, void *seal_arg,
+                     const struct audit_record *audit, int64_t *version_out);
+struct secret_row {
+    int64_t version;
+    char dek_id[40];
+    uint8_t *blob; /* heap */
+    size_t blob_len;
+};
+/* The newest version of owner/name. -ENOENT when there is none. */
+int store_secret_get(struct store *s, const char *owner, const char *name, struct secret_row *out);
+void secret_row_free(struct secret_row *r);
+int store_secret_list(struct store *s, const char *owner, json_t **out);
+/* Deletes every version. -ENOENT when there is none. */
+int store_secret_delete(struct store *s, const char *owner, const char *name,
+                        const struct audit_record *audit);
+
+/* The audit chain. */
+int store_audit_append(struct store *s, struct audit_record *r);
+struct audit_filter {
+    int64_t after;  /* seq > after */
+    int64_t limit;  /* 1..1000 */
+    int64_t since;  /* time >= since; 0: any */
+    const char *function, *secret, *actor, *outcome; /* NULL: any */
+};
+int store_audit_list(struct store *s, const struct audit_filter *f, json_t **entries);
+/* The newest record's seq and hash (0 and the genesis hash when empty). */
+int store_audit_head(struct store *s, int64_t *seq, char hash[AUDIT_HASH_HEX]);
+/* Walks the whole chain. *ok 1 when intact; otherwise *bad_seq is the first broken seq. */
+int store_audit_verify(struct store *s, int *ok, int64_t *entries, int64_t *bad_seq,
+                       char head_hash[AUDIT_HASH_HEX]);
 
 #endif

@@ -336,6 +336,15 @@ static void zygote_main(const struct zygote_config *cfg, int ctrl_fd)
     _exit(0);
 }
 
+/* The sealing root may arrive in the environment; fnboxd reads it after this fork, and no
+ * copy may live on in the zygote (whose memory every worker inherits). */
+static void scrub_environment(void)
+{
+    char *v = getenv("FNBOX_SEALING_ROOT");
+    if (v) explicit_bzero(v, strlen(v));
+    unsetenv("FNBOX_SEALING_ROOT");
+}
+
 int zygote_start(const struct zygote_config *cfg, struct zygote *z)
 {
     int sv[2];
@@ -352,6 +361,7 @@ int zygote_start(const struct zygote_config *cfg, struct zygote *z)
         close(sv[0]);
         if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent) _exit(1);
         prctl(PR_SET_NAME, "fnbox-zygote", 0, 0, 0);
+        scrub_environment();
         setsid(); /* out of the terminal's process group: Ctrl-C is for fnboxd */
         zygote_main(cfg, sv[1]);
     }

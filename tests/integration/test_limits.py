@@ -102,10 +102,12 @@ def test_memory_limit_is_per_function(daemon, dev):
     d = daemon
     token, _ = dev
     code = """function main() {
+  var base = 'x';
+  for (var k = 0; k < 20; k++) base = base + base;
   var a = [];
-  for (var i = 0; i < 24; i++) { a.push(new Array(1024 * 1024 + i).join(String.fromCharCode(97 + i))); }
+  for (var i = 0; i < 24; i++) a.push(base + i);
   var n = 0;
-  for (i = 0; i < a.length; i++) { n += a[i].length; }
+  for (i = 0; i < a.length; i++) n += a[i].length;
   return n;
 }
 """
@@ -113,7 +115,7 @@ def test_memory_limit_is_per_function(daemon, dev):
     big = _deploy(d, token, code, memory_mb=64, timeout_ms=10000)
     r = d.invoke(big, token, input={})
     assert r.status_code == 200, r.text[:300]
-    assert r.json()["result"] == sum(1024 * 1024 + i - 1 for i in range(24))
+    assert r.json()["result"] == sum(1024 * 1024 + len(str(i)) for i in range(24))
     _fail(d.invoke(small, token, input={}), 500, "memory_limit")
     d.assert_serving(token)
 

@@ -151,11 +151,11 @@ static void store_functions(void **state)
     struct fn_version v2 = version_of("f", "alice", "function main(){return 2}");
     struct fn_version other = version_of("f", "bob", "x");
     int64_t ver;
-    assert_int_equal(store_function_deploy(s, &v1, &ver), 0);
+    assert_int_equal(store_function_deploy(s, &v1, NULL, &ver), 0);
     assert_int_equal(ver, 1);
-    assert_int_equal(store_function_deploy(s, &v2, &ver), 0);
+    assert_int_equal(store_function_deploy(s, &v2, NULL, &ver), 0);
     assert_int_equal(ver, 2);
-    assert_int_equal(store_function_deploy(s, &other, &ver), -EEXIST);
+    assert_int_equal(store_function_deploy(s, &other, NULL, &ver), -EEXIST);
 
     struct fn_version got;
     assert_int_equal(store_function_get(s, "f", 0, &got), 0);
@@ -186,12 +186,12 @@ static void store_functions(void **state)
     assert_int_equal(json_array_size(list), 2);
     json_decref(list);
 
-    assert_int_equal(store_function_delete(s, "f"), 0);
+    assert_int_equal(store_function_delete(s, "f", NULL), 0);
     assert_int_equal(store_function_get(s, "f", 0, &got), -ENOENT);
     assert_int_equal(store_function_versions(s, "f", &list), -ENOENT);
-    assert_int_equal(store_function_delete(s, "f"), -ENOENT);
+    assert_int_equal(store_function_delete(s, "f", NULL), -ENOENT);
     /* once deleted, the name is free for another owner */
-    assert_int_equal(store_function_deploy(s, &other, &ver), 0);
+    assert_int_equal(store_function_deploy(s, &other, NULL, &ver), 0);
 }
 
 static void store_survives_reopen(void **state)
@@ -199,7 +199,7 @@ static void store_survives_reopen(void **state)
     struct store *s = *state;
     struct fn_version v = version_of("keep", "alice", "function main(){}");
     int64_t ver;
-    assert_int_equal(store_function_deploy(s, &v, &ver), 0);
+    assert_int_equal(store_function_deploy(s, &v, NULL, &ver), 0);
     store_close(s);
     assert_int_equal(store_open(dbpath, &s), 0);
     *state = s;
@@ -212,7 +212,7 @@ static void tokens(void **state)
 {
     struct store *s = *state;
     char tok[TOKEN_LEN + 1], id[40], hdr[TOKEN_LEN + 16];
-    assert_int_equal(auth_token_create(s, ROLE_DEVELOPER, "alice", 100, 0, tok, id), 0);
+    assert_int_equal(auth_token_create(s, ROLE_DEVELOPER, "alice", 100, 0, NULL, tok, id), 0);
     assert_int_equal(strlen(tok), TOKEN_LEN);
     struct principal p;
     snprintf(hdr, sizeof hdr, "Bearer %s", tok);
@@ -228,7 +228,7 @@ static void tokens(void **state)
     assert_int_equal(auth_check(s, hdr, 100, &p), -EACCES);
     assert_int_equal(store_token_revoke(s, "tok_missing"), -ENOENT);
 
-    assert_int_equal(auth_token_create(s, ROLE_INVOKER, "svc", 100, 160, tok, id), 0);
+    assert_int_equal(auth_token_create(s, ROLE_INVOKER, "svc", 100, 160, NULL, tok, id), 0);
     snprintf(hdr, sizeof hdr, "Bearer %s", tok);
     assert_int_equal(auth_check(s, hdr, 159, &p), 0);
     assert_int_equal(auth_check(s, hdr, 160, &p), -EACCES); /* expired */

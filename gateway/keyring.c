@@ -1,0 +1,153 @@
+#include "gateway/keyring.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#define KEYRING_MAX 64
+
+struct dek {
+    char id[40];
+    uint8_t key[SEAL_KEY_LEN];
+};
+
+struct keyring {
+    pthread_mutex_t mu;
+    struct dek deks[KEYRING_MAX];
+    size_t n;
+    size_t active;
+};
+
+static int new_dek(struct keyring *kr, struct store *s, const struct seal_kek *kek, int64_t now)
+{
+    if (kr->n == KEYRING_MAX) return -ENOSPC;
+    struct dek *d = &kr->deks[kr->n];
+    uint8_t idb[8], blob[SEAL_DEK_BLOB_LEN];
+    if (RAND_bytes(idb, sizeof idb) != 1) return -EIO;
+    snprintf(d->id, sizeof d->id, "dek_%02x%02x%02x%02x%02x%02x%02x%02x", idb[0], idb[1], idb[2],
+             idb[3], idb[4], idb[5], idb[6], idb[7]);
+    int rc = seal_dek_new(d->key);
+    if (!rc) rc = seal_dek_wrap(kek, d->id, d->key, blob);
+    if (!rc) rc = store_dek_insert(s, d->id, blob, sizeof blob, now);
+    if (rc) {
+        seal_wipe(d, sizeof *d);
+        return rc;
+    }
+    kr->active = kr->n++;
+    return 0;
+}
+
+int keyring_open(struct store *s, const struct seal_kek *kek, int64_t now, struct keyring **out,
+                 char *err, size_t errlen)
+{
+    struct keyring *kr = calloc(1, sizeof *kr);
+    if (!kr) return -ENOMEM;
+    pthread_mutex_init(&kr->mu, NULL);
+    struct dek_row *rows = NULL;
+    size_t n = 0;
+    int rc = store_dek_list(s, &rows, &n);
+    if (rc) {
+        snprintf(err, errlen, "cannot read the data-encryption keys from the database");
+        goto fail;
+    }
+    if (n > KEYRING_MAX) {
+        snprintf(err, errlen, "%zu data-encryption keys stored; at most %d supported", n,
+                 KEYRING_MAX);
+        rc = -ENOSPC;
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct dek *d = &kr->deks[kr->n];
+        snprintf(d->id, sizeof d->id, "%s", rows[i].id);
+        rc = seal_dek_unwrap(kek, d->id, rows[i].wrapped, rows[i].wrapped_len, d->key);
+        if (rc) {
+            snprintf(err, errlen,
+                     "data-encryption key %s cannot be unsealed: this is not the sealing root, "
+                     "policy or measurement it was sealed under (refusing to start)",
+                     rows[i].id);
+            goto fail;
+        }
+        if (strcmp(rows[i].state, "active") == 0) kr->active = kr->n;
+        kr->n++;
+    }
+    if (kr->n == 0 && (rc = new_dek(kr, s, kek, now))) {
+        snprintf(err, errlen, "cannot create the first data-encryption key");
+        goto fail;
+    }
+    store_dek_rows_free(rows, n);
+    *out = kr;
+    return 0;
+fail:
+    store_dek_rows_free(rows, n);
+    keyring_close(kr);
+    return rc;
+}
+
+void keyring_close(struct keyring *kr)
+{
+    if (!kr) return;
+    pthread_mutex_destroy(&kr->mu);
+    seal_wipe(kr, sizeof *kr);
+    free(kr);
+}
+
+size_t keyring_dek_count(const struct keyring *kr)
+{
+    return kr->n;
+}
+
+void keyring_active_id(struct keyring *kr, char dek_id[40])
+{
+    pthread_mutex_lock(&kr->mu);
+    snprintf(dek_id, 40, "%s", kr->deks[kr->active].id);
+    pthread_mutex_unlock(&kr->mu);
+}
+
+int keyring_seal(struct keyring *kr, const char *dek_id, const struct seal_secret_id *id,
+                 const uint8_t *pt, size_t len, uint8_t **blob, size_t *blob_len)
+{
+    uint8_t *b = malloc(SEAL_SEALED_LEN(len));
+    if (!b) return -ENOMEM;
+    int rc = -ENOENT;
+    pthread_mutex_lock(&kr->mu);
+    for (size_t i = 0; i < kr->n; i++) {
+        if (strcmp(kr->deks[i].id, dek_id) != 0) continue;
+        rc = seal_secret_encrypt(kr->deks[i].key, dek_id, id, pt, len, b, SEAL_SEALED_LEN(len),
+                                 blob_len);
+        break;
+    }
+    pthread_mutex_unlock(&kr->mu);
+    if (rc) {
+        free(b);
+        return rc;
+    }
+    *blob = b;
+    return 0;
+}
+
+int keyring_open_secret(struct keyring *kr, const char *dek_id, const struct seal_secret_id *id,
+                        const uint8_t *blob, size_t blob_len, uint8_t **pt, size_t *pt_len)
+{
+    size_t cap = SEAL_OPENED_LEN(blob_len);
+    uint8_t *p = malloc(cap ? cap : 1);
+    if (!p) return -ENOMEM;
+    int rc = -EBADMSG;
+    pthread_mutex_lock(&kr->mu);
+    for (size_t i = 0; i < kr->n; i++) {
+        if (strcmp(kr->deks[i].id, dek_id) != 0) continue;
+        rc = seal_secret_decrypt(kr->deks[i].key, dek_id, id, blob, blob_len, p, cap ? cap : 1,
+                                 pt_len);
+        break;
+    }
+    pthread_mutex_unlock(&kr->mu);
+    if (rc) {
+        free(p);
+        return rc;
+    }
+    *pt = p;
+    return 0;
+}

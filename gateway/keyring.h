@@ -1,0 +1,32 @@
+/* The gateway's unsealed key material: the KEK and every DEK, unwrapped once at start-up and
+ * kept only in fnboxd's memory (never in the zygote's or a worker's: it is loaded after the
+ * zygote is forked). keyring_open refuses to start when any stored DEK fails to unwrap (a
+ * wrong root, policy or measurement) rather than silently making a new one; on first start
+ * it creates the first DEK. New secrets are sealed under the active DEK.
+ * Functions return 0 or a negative errno (-EBADMSG: a blob failed to open). Thread-safe. */
+#ifndef FNBOX_KEYRING_H
+#define FNBOX_KEYRING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gateway/store.h"
+#include "secrets/seal.h"
+
+struct keyring;
+
+int keyring_open(struct store *s, const struct seal_kek *kek, int64_t now, struct keyring **out,
+                 char *err, size_t errlen);
+void keyring_close(struct keyring *kr);
+size_t keyring_dek_count(const struct keyring *kr);
+
+/* Seals a value for (owner, name, version) under the DEK dek_id; *blob is malloc'd. */
+int keyring_seal(struct keyring *kr, const char *dek_id, const struct seal_secret_id *id,
+                 const uint8_t *pt, size_t len, uint8_t **blob, size_t *blob_len);
+/* The id of the DEK new secrets are sealed under. */
+void keyring_active_id(struct keyring *kr, char dek_id[40]);
+/* Opens a blob; *pt is malloc'd (the caller wipes it with seal_wipe and frees it). */
+int keyring_open_secret(struct keyring *kr, const char *dek_id, const struct seal_secret_id *id,
+                        const uint8_t *blob, size_t blob_len, uint8_t **pt, size_t *pt_len);
+
+#endif
