@@ -50,7 +50,7 @@ struct executor *executor_create(int threads, int queue_cap)
     for (; ex->nthreads < threads; ex->nthreads++) {
         if (pthread_create(&ex->threads[ex->nthreads], NULL, run, ex) != 0) {
             LOG_E("cannot start executor thread %d", ex->nthreads);
-            executor_destroy(ex);
+            executor_free(ex);
             return NULL;
         }
     }
@@ -84,14 +84,22 @@ long executor_queue_depth(struct executor *ex)
     return n;
 }
 
-void executor_destroy(struct executor *ex)
+void executor_stop(struct executor *ex)
 {
     if (!ex) return;
     pthread_mutex_lock(&ex->mu);
+    int already = ex->stopping;
     ex->stopping = 1;
     pthread_cond_broadcast(&ex->cv);
     pthread_mutex_unlock(&ex->mu);
+    if (already) return;
     for (int i = 0; i < ex->nthreads; i++) pthread_join(ex->threads[i], NULL);
+}
+
+void executor_free(struct executor *ex)
+{
+    if (!ex) return;
+    executor_stop(ex);
     pthread_mutex_destroy(&ex->mu);
     pthread_cond_destroy(&ex->cv);
     free(ex->ring);

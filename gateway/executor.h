@@ -11,7 +11,9 @@ typedef void (*task_fn)(void *arg);
 struct executor *executor_create(int threads, int queue_cap);
 int executor_submit(struct executor *ex, task_fn fn, void *arg);
 long executor_queue_depth(struct executor *ex);
-/* Runs what is queued, then joins the threads. */
-void executor_destroy(struct executor *ex);
+/* Runs what is queued, then joins the threads; later submits get -EBUSY. The executor stays
+ * valid (for executor_submit and executor_queue_depth) until executor_free. */
+void executor_stop(struct executor *ex);
+void executor_free(struct executor *ex);
 
 #endif

@@ -117,11 +117,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *con_cls = r;
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > (unsigned long long)app->cfg.max_body_bytes)
-            r->body_too_large = 1;
+        /* refuse what will be refused before reading a byte of the body */
+        if (routes_prepare(r) == 0 && cl &&
+            strtoull(cl, NULL, 10) > (unsigned long long)app->cfg.max_body_bytes)
+            http_reply_error(r, 413, "body_too_large", "request body over %ld bytes",
+                             app->cfg.max_body_bytes);
+        if (r->replied) {
+            r->dispatched = 1;
+            return send_reply(r);
+        }
         return MHD_YES;
     }
     if (*upload_size) {
+        if (r->dispatched) { /* already answered: discard */
+            *upload_size = 0;
+            return MHD_YES;
+        }
         if (append_body(r, upload, *upload_size)) return MHD_NO;
         *upload_size = 0;
         return MHD_YES;
@@ -132,10 +143,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             http_reply_error(r, 413, "body_too_large", "request body over %ld bytes",
                              app->cfg.max_body_bytes);
         else
-            routes_dispatch(r);
+            routes_run(r);
+        /* A suspended request's reply belongs to the task until it resumes us: not a field
+         * of it may be read before MHD calls back. */
+        if (r->suspended) return MHD_YES;
     }
     if (!r->replied) {
-        if (r->suspended) return MHD_YES; /* a task will set the reply and resume us */
+        if (r->suspended) return MHD_YES;
         http_reply_error(r, 500, "internal", "no reply");
     }
     return send_reply(r);
@@ -184,7 +198,7 @@ struct MHD_Daemon *http_start(struct app *app)
         (unsigned)app->cfg.connection_timeout, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned)app->cfg.per_ip_connections, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)(app->cfg.per_ip_connections * 4 + 64), MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, app, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+        on_completed, app, MHD_OPTION_END);
     if (!d) LOG_E("cannot listen on %s", app->cfg.listen);
     return d;
 }

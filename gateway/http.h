@@ -1,7 +1,10 @@
 /* The HTTP server (libmicrohttpd, epoll, an internal thread pool) and one request's life.
  *
- * A request's body is collected up to --max-body-bytes (beyond: 413, nothing is parsed),
- * then routes_dispatch runs on the HTTP thread. A handler either sets the reply at once or
+ * As soon as the headers are in, the route is matched and the token checked (routes_prepare):
+ * a request that will be refused (404, 405, 401, 403, or a declared length over
+ * --max-body-bytes: 413) is answered before any of its body is read. Otherwise the body is
+ * collected up to --max-body-bytes (beyond: 413, nothing is parsed), then routes_run calls
+ * the handler on the HTTP thread. A handler either sets the reply at once or
  * calls http_suspend and hands the work to the executor; the task sets the reply and calls
  * http_resume, so HTTP threads never block on a worker. Every reply is JSON unless a handler
  * says otherwise; every error is {"error":{"code","message"}}. */
@@ -26,6 +29,9 @@ struct request {
     int body_too_large;
     int dispatched, suspended;
     struct principal who;
+    const void *route;  /* matched by routes_prepare */
+    char *params[2];    /* path parameters, pointing into path */
+    char path[1024];
     /* the reply */
     int replied;
     unsigned status;

@@ -182,7 +182,10 @@ static void converse(struct zclient *zc, const struct worker_handle *wh,
             continue;
         }
         case FRAME_RESULT: {
-            json_t *v = json_loadb((const char *)f.data, f.len, JSON_DECODE_ANY, NULL);
+            /* only a validity check (the text itself is passed on): big integers and \u0000
+             * are valid JSON that jansson would otherwise refuse */
+            json_t *v = json_loadb((const char *)f.data, f.len,
+                                   JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, NULL);
             if (!v) {
                 frame_free(&f);
                 set_error(res, OUTCOME_WORKER_CRASHED, "worker sent a malformed result");
@@ -242,6 +245,10 @@ int invoke_run(struct zclient *zc, const struct invoke_request *req, struct invo
         converse(zc, &wh, req, deadline, res);
     }
     close(wh.fd);
+    /* Whatever it answered, the worker's job is over: a worker that keeps running after its
+     * answer (a compromised engine) must not outlive its accounting. Killing a worker that is
+     * already exiting is harmless. */
+    zclient_kill(zc, wh.job_id);
     zclient_release(zc, wh.job_id);
     metrics_workers_busy(-1);
     clock_gettime(CLOCK_MONOTONIC, &t1);

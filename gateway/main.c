@@ -37,16 +37,41 @@ static int mkdir_p(const char *path, mode_t mode)
     return 0;
 }
 
+/* The data directory holds the database, the admin token and the sealing root: it must be
+ * ours alone. A directory someone else prepared (or can write to) could hold a database
+ * with their admin token in it. */
+static int check_data_dir(const char *dir)
+{
+    struct stat st;
+    if (lstat(dir, &st) < 0) return -errno;
+    if (!S_ISDIR(st.st_mode)) {
+        LOG_E("data directory %s is not a directory (or is a symlink)", dir);
+        return -ENOTDIR;
+    }
+    if (st.st_uid != geteuid() || (st.st_mode & 022)) {
+        LOG_E("data directory %s must be owned by uid %u and not writable by group or others "
+              "(it is uid %u, mode %03o)",
+              dir, (unsigned)geteuid(), (unsigned)st.st_uid, (unsigned)(st.st_mode & 0777));
+        return -EACCES;
+    }
+    return 0;
+}
+
 /* First start: an admin token, written to DATA/admin.token (0600) before it is stored, and
  * renamed into place only once stored, so a crash leaves no token that does not work. */
 static int bootstrap_admin(struct app *app)
 {
     int64_t count;
     if (store_token_count(app->store, &count)) return -EIO;
-    if (count > 0) return 0;
     char path[PATH_MAX + 32], tmp[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/admin.token", app->cfg.data_dir);
     snprintf(tmp, sizeof tmp, "%s/admin.token.tmp", app->cfg.data_dir);
+    if (count > 0) {
+        /* a crash between storing the first token and renaming its file left it in tmp */
+        if (access(path, F_OK) != 0 && access(tmp, F_OK) == 0 && rename(tmp, path) == 0)
+            LOG_I("recovered the admin token into %s", path);
+        return 0;
+    }
     unlink(tmp);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) return -errno;
@@ -128,6 +153,7 @@ int main(int argc, char **argv)
         LOG_E("cannot create data directory %s: %s", app.cfg.data_dir, strerror(-rc));
         return 1;
     }
+    if (check_data_dir(app.cfg.data_dir)) return 1;
     struct zygote_config zcfg;
     if (worker_identity(&app.cfg, &zcfg)) return 2;
     if ((rc = zygote_start(&zcfg, &app.zygote))) {
@@ -177,7 +203,7 @@ int main(int argc, char **argv)
     listen_fd = MHD_quiesce_daemon(httpd); /* stop accepting; finish what is in flight */
     exit_code = 0;
 out:
-    if (app.ex) executor_destroy(app.ex); /* runs queued invocations, resumes their requests */
+    executor_stop(app.ex); /* runs queued invocations, resumes their requests */
     if (httpd) {
         for (int i = 0; i < 50; i++) { /* give resumed replies a moment to go out */
             const union MHD_DaemonInfo *ci =
@@ -188,6 +214,7 @@ out:
         MHD_stop_daemon(httpd);
         if (listen_fd != MHD_INVALID_SOCKET) close(listen_fd); /* quiesce handed it to us */
     }
+    executor_free(app.ex); /* only now: until MHD stopped, a connection could still submit */
     zclient_destroy(app.zc);
     if (!app.zc) kill(app.zygote.pid, SIGKILL);
     keyring_close(app.keyring);

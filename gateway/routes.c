@@ -75,14 +75,13 @@ static int match(const char *pattern, const char *url, char *buf, size_t buflen,
     return *p == 0 && *u == 0;
 }
 
-void routes_dispatch(struct request *r)
+int routes_prepare(struct request *r)
 {
-    char buf[1024];
     char *params[MAX_PARAMS] = {0};
     const struct route *found = NULL;
     int path_known = 0;
     for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
-        if (!match(routes[i].pattern, r->url, buf, sizeof buf, params)) continue;
+        if (!match(routes[i].pattern, r->url, r->path, sizeof r->path, params)) continue;
         path_known = 1;
         if (strcmp(routes[i].method, r->method) == 0) {
             found = &routes[i];
@@ -92,34 +91,42 @@ void routes_dispatch(struct request *r)
     if (!found) {
         if (path_known) http_reply_error(r, 405, "method_not_allowed", "method not allowed");
         else http_reply_error(r, 404, "not_found", "no such route");
-        return;
+        return 1;
     }
-    if (found->min_role != ROLE_NONE) {
-        const char *authz = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
-        int rc = auth_check(r->app->store, authz, now_unix(), &r->who);
-        if (rc == -EACCES) {
-            http_reply_error(r, 401, "unauthorized", "missing, invalid, expired or revoked token");
-            return;
-        }
-        if (rc) {
-            http_reply_error(r, 500, "internal", "cannot check the token");
-            return;
-        }
-        if (r->who.role < found->min_role) {
-            http_reply_error(r, 403, "forbidden", "this route needs the %s role",
-                             role_name(found->min_role));
-            return;
-        }
+    r->route = found;
+    memcpy(r->params, params, sizeof params);
+    if (found->min_role == ROLE_NONE) return 0;
+    const char *authz = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
+    int rc = auth_check(r->app->store, authz, now_unix(), &r->who);
+    if (rc == -EACCES) {
+        http_reply_error(r, 401, "unauthorized", "missing, invalid, expired or revoked token");
+        return 1;
     }
-    found->fn(r, params);
+    if (rc) {
+        http_reply_error(r, 500, "internal", "cannot check the token");
+        return 1;
+    }
+    if (r->who.role < found->min_role) {
+        http_reply_error(r, 403, "forbidden", "this route needs the %s role",
+                         role_name(found->min_role));
+        return 1;
+    }
+    return 0;
+}
+
+void routes_run(struct request *r)
+{
+    const struct route *route = r->route;
+    route->fn(r, r->params);
 }
 
 json_t *body_json(struct request *r, int any)
 {
     if (any && r->body_len == 0) return json_null();
     json_error_t err;
-    json_t *v = r->body_len ? json_loadb(r->body, r->body_len, any ? JSON_DECODE_ANY : 0, &err)
-                            : NULL;
+    /* any=1 is the invocation input, passed on as text: accept all valid JSON */
+    size_t flags = any ? JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL : 0;
+    json_t *v = r->body_len ? json_loadb(r->body, r->body_len, flags, &err) : NULL;
     if (!v) {
         http_reply_error(r, 400, "invalid_json", "request body is not valid JSON%s%s",
                          r->body_len ? ": " : "", r->body_len ? err.text : "");

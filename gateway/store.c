@@ -65,6 +65,10 @@ static const char *const migrations[] = {
     "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
     "CREATE TRIGGER audit_append_only_d BEFORE DELETE ON audit"
     "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+
+    /* 3: the instance signing key, sealed under the KEK */
+    "CREATE TABLE instance_keys("
+    "  id TEXT PRIMARY KEY, sealed BLOB NOT NULL, created_at INTEGER NOT NULL);",
 };
 
 int store_fail(struct store *s, const char *what)
@@ -409,7 +413,7 @@ int store_function_get(struct store *s, const char *name, int64_t version, struc
     int rc = function_get_db(s, name, 0, out);
     if (rc) return rc;
     pthread_mutex_lock(&s->cache_mu);
-    if (s->gen == gen) {
+    if (s->gen == gen && strlen(out->code) <= CACHE_CODE_MAX) {
         struct fn_slot *slot = &s->fns[s->next_fn++ % CACHE_SLOTS];
         if (slot->used) fn_version_free(&slot->v);
         slot->used = fn_version_copy(out, &slot->v) == 0;

@@ -99,6 +99,38 @@ int store_secret_list(struct store *s, const char *owner, json_t **out);
 int store_secret_delete(struct store *s, const char *owner, const char *name,
                         const struct audit_record *audit);
 
+/* The instance key (sealed). -ENOENT when none exists yet. */
+int store_instance_key_get(struct store *s, char id[40], uint8_t **sealed, size_t *len);
+int store_instance_key_put(struct store *s, const char *id, const uint8_t *sealed, size_t len,
+                           int64_t created_at);
+
+/* Rotation. store_dek_rotate_in inserts new_id as the active DEK and retires the others, with
+ * its audit entry, in one transaction. store_secret_batch_not_under lists up to max rows not
+ * sealed under dek_id; store_secret_rewrap replaces one row's blob only if it is still under
+ * old_dek (compare and swap; -ESTALE otherwise). store_dek_drop_unused deletes retired DEKs no
+ * row references and returns how many. */
+int store_dek_rotate_in(struct store *s, const char *new_id, const uint8_t *wrapped, size_t len,
+                        int64_t now, const struct audit_record *audit);
+struct secret_ref {
+    char owner[64];
+    char name[132];
+    int64_t version;
+    char dek_id[40];
+    uint8_t *blob;
+    size_t blob_len;
+};
+int store_secret_batch_not_under(struct store *s, const char *dek_id, size_t max,
+                                 struct secret_ref **rows, size_t *n);
+void store_secret_refs_free(struct secret_ref *rows, size_t n);
+int store_secret_rewrap(struct store *s, const struct secret_ref *row, const char *new_dek,
+                        const uint8_t *blob, size_t len);
+int store_dek_drop_unused(struct store *s, int64_t *dropped);
+/* For GET /v1/keys: [{"id","state","created_at","secrets"}]. */
+int store_dek_summary(struct store *s, json_t **out);
+
+/* How many audit records this process has appended (cheap: no lock, no query). */
+int64_t store_audit_appends(struct store *s);
+
 /* The audit chain. */
 int store_audit_append(struct store *s, struct audit_record *r);
 struct audit_filter {
@@ -110,6 +142,8 @@ struct audit_filter {
 int store_audit_list(struct store *s, const struct audit_filter *f, json_t **entries);
 /* The newest record's seq and hash (0 and the genesis hash when empty). */
 int store_audit_head(struct store *s, int64_t *seq, char hash[AUDIT_HASH_HEX]);
+/* The hash of record seq. -ENOENT when there is no such record. */
+int store_audit_hash_at(struct store *s, int64_t seq, char hash[AUDIT_HASH_HEX]);
 /* Walks the whole chain. *ok 1 when intact; otherwise *bad_seq is the first broken seq. */
 int store_audit_verify(struct store *s, int *ok, int64_t *entries, int64_t *bad_seq,
                        char head_hash[AUDIT_HASH_HEX]);

@@ -65,6 +65,29 @@ int store_audit_append_locked(struct store *s, struct audit_record *r)
     sqlite3_bind_text(st, 11, r->hash, -1, SQLITE_STATIC);
     rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "append audit");
     sqlite3_finalize(st);
+    if (!rc) s->appends++; /* may be rolled back later; only a hint for checkpointing */
+    return rc;
+}
+
+int64_t store_audit_appends(struct store *s)
+{
+    return s->appends;
+}
+
+int store_audit_hash_at(struct store *s, int64_t seq, char hash[AUDIT_HASH_HEX])
+{
+    sqlite3_stmt *st;
+    int rc = store_begin(s, "SELECT hash FROM audit WHERE seq=?", &st);
+    if (rc) return rc;
+    sqlite3_bind_int64(st, 1, seq);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        const char *h = text_or_null(st, 0);
+        snprintf(hash, AUDIT_HASH_HEX, "%s", h ? h : "");
+    } else {
+        rc = step == SQLITE_DONE ? -ENOENT : store_fail(s, "audit hash at");
+    }
+    store_end(s, st);
     return rc;
 }
 

@@ -14,6 +14,7 @@
  * function's live version by name. Every write that could change an answer bumps `gen` and
  * drops the entries; a reader inserts what it read only if no write happened meanwhile. */
 #define CACHE_SLOTS 256
+#define CACHE_CODE_MAX (64u * 1024u) /* larger functions are read from SQLite each time */
 
 struct token_slot {
     int used;
@@ -28,6 +29,7 @@ struct fn_slot {
 
 struct store {
     sqlite3 *db;
+    _Atomic int64_t appends; /* audit records appended by this process */
     pthread_mutex_t mu;
     pthread_mutex_t cache_mu;
     uint64_t gen;

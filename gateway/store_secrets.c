@@ -207,3 +207,177 @@ int store_secret_delete(struct store *s, const char *owner, const char *name,
     store_end(s, st);
     return rc;
 }
+
+int store_instance_key_get(struct store *s, char id[40], uint8_t **sealed, size_t *len)
+{
+    sqlite3_stmt *st;
+    int rc = store_begin(s, "SELECT id, sealed FROM instance_keys ORDER BY created_at DESC LIMIT 1",
+                         &st);
+    if (rc) return rc;
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        snprintf(id, 40, "%s", t ? t : "");
+        *len = (size_t)sqlite3_column_bytes(st, 1);
+        *sealed = malloc(*len ? *len : 1);
+        if (!*sealed) rc = -ENOMEM;
+        else if (*len) memcpy(*sealed, sqlite3_column_blob(st, 1), *len);
+    } else {
+        rc = step == SQLITE_DONE ? -ENOENT : store_fail(s, "get instance key");
+    }
+    store_end(s, st);
+    return rc;
+}
+
+int store_instance_key_put(struct store *s, const char *id, const uint8_t *sealed, size_t len,
+                           int64_t created_at)
+{
+    sqlite3_stmt *st;
+    int rc = store_begin(s, "INSERT INTO instance_keys(id, sealed, created_at) VALUES(?,?,?)", &st);
+    if (rc) return rc;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, sealed, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, created_at);
+    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "insert instance key");
+    store_end(s, st);
+    return rc;
+}
+
+int store_dek_rotate_in(struct store *s, const char *new_id, const uint8_t *wrapped, size_t len,
+                        int64_t now, const struct audit_record *audit)
+{
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = NULL;
+    int rc = store_exec(s, "BEGIN IMMEDIATE");
+    if (!rc) rc = store_exec(s, "UPDATE deks SET state='retired' WHERE state='active'");
+    if (!rc && sqlite3_prepare_v2(s->db,
+                                  "INSERT INTO deks(id, wrapped, state, created_at)"
+                                  " VALUES(?,?,'active',?)",
+                                  -1, &st, NULL) != SQLITE_OK)
+        rc = store_fail(s, "prepare");
+    if (!rc) {
+        sqlite3_bind_text(st, 1, new_id, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 2, wrapped, (int)len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, now);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "insert dek");
+    }
+    sqlite3_finalize(st);
+    if (!rc && audit) {
+        struct audit_record a = *audit;
+        rc = store_audit_append_locked(s, &a);
+    }
+    if (!rc) rc = store_exec(s, "COMMIT");
+    if (rc) store_exec(s, "ROLLBACK");
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+void store_secret_refs_free(struct secret_ref *rows, size_t n)
+{
+    for (size_t i = 0; rows && i < n; i++) free(rows[i].blob);
+    free(rows);
+}
+
+int store_secret_batch_not_under(struct store *s, const char *dek_id, size_t max,
+                                 struct secret_ref **rows, size_t *n)
+{
+    sqlite3_stmt *st;
+    int rc = store_begin(s,
+                         "SELECT owner, name, version, dek_id, blob FROM secrets WHERE dek_id<>?"
+                         " ORDER BY owner, name, version LIMIT ?",
+                         &st);
+    if (rc) return rc;
+    sqlite3_bind_text(st, 1, dek_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+    struct secret_ref *out = calloc(max ? max : 1, sizeof *out);
+    size_t count = 0;
+    int step = SQLITE_DONE;
+    if (!out) rc = -ENOMEM;
+    while (!rc && count < max && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        struct secret_ref *r = &out[count];
+        snprintf(r->owner, sizeof r->owner, "%s", (const char *)sqlite3_column_text(st, 0));
+        snprintf(r->name, sizeof r->name, "%s", (const char *)sqlite3_column_text(st, 1));
+        r->version = sqlite3_column_int64(st, 2);
+        snprintf(r->dek_id, sizeof r->dek_id, "%s", (const char *)sqlite3_column_text(st, 3));
+        r->blob_len = (size_t)sqlite3_column_bytes(st, 4);
+        r->blob = malloc(r->blob_len ? r->blob_len : 1);
+        if (!r->blob) {
+            rc = -ENOMEM;
+            break;
+        }
+        if (r->blob_len) memcpy(r->blob, sqlite3_column_blob(st, 4), r->blob_len);
+        count++;
+    }
+    if (!rc && step != SQLITE_DONE && step != SQLITE_ROW) rc = store_fail(s, "list secrets to rewrap");
+    store_end(s, st);
+    if (rc) {
+        store_secret_refs_free(out, count);
+        return rc;
+    }
+    *rows = out;
+    *n = count;
+    return 0;
+}
+
+int store_secret_rewrap(struct store *s, const struct secret_ref *row, const char *new_dek,
+                        const uint8_t *blob, size_t len)
+{
+    sqlite3_stmt *st;
+    int rc = store_begin(s,
+                         "UPDATE secrets SET dek_id=?1, blob=?2 WHERE owner=?3 AND name=?4"
+                         " AND version=?5 AND dek_id=?6",
+                         &st);
+    if (rc) return rc;
+    sqlite3_bind_text(st, 1, new_dek, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, blob, (int)len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, row->owner, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, row->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, row->version);
+    sqlite3_bind_text(st, 6, row->dek_id, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE) rc = store_fail(s, "rewrap secret");
+    else rc = sqlite3_changes(s->db) ? 0 : -ESTALE;
+    store_end(s, st);
+    return rc;
+}
+
+int store_dek_drop_unused(struct store *s, int64_t *dropped)
+{
+    sqlite3_stmt *st;
+    int rc = store_begin(s,
+                         "DELETE FROM deks WHERE state='retired' AND NOT EXISTS"
+                         " (SELECT 1 FROM secrets WHERE secrets.dek_id=deks.id)",
+                         &st);
+    if (rc) return rc;
+    if (sqlite3_step(st) != SQLITE_DONE) rc = store_fail(s, "drop unused deks");
+    else *dropped = sqlite3_changes(s->db);
+    store_end(s, st);
+    return rc;
+}
+
+int store_dek_summary(struct store *s, json_t **out)
+{
+    sqlite3_stmt *st;
+    int rc = store_begin(s,
+                         "SELECT d.id, d.state, d.created_at,"
+                         " (SELECT count(*) FROM secrets WHERE secrets.dek_id=d.id)"
+                         " FROM deks d ORDER BY d.created_at, d.id",
+                         &st);
+    if (rc) return rc;
+    json_t *arr = json_array();
+    int step;
+    while (arr && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *o = json_pack("{sssssIsI}", "id", sqlite3_column_text(st, 0), "state",
+                              sqlite3_column_text(st, 1), "created_at",
+                              (json_int_t)sqlite3_column_int64(st, 2), "secrets",
+                              (json_int_t)sqlite3_column_int64(st, 3));
+        if (!o || json_array_append_new(arr, o)) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    rc = !arr ? -ENOMEM : step == SQLITE_DONE ? 0 : store_fail(s, "list deks");
+    store_end(s, st);
+    if (rc) json_decref(arr);
+    else *out = arr;
+    return rc;
+}

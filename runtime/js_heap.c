@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/proto.h"
 #include "common/tlv.h"
+#include "common/utf8.h"
 
 /* The only globals a function sees. Everything else Duktape defines (Duktape, eval,
  * Function, CBOR, performance, ...) is deleted at heap construction. */
@@ -134,9 +135,17 @@ static duk_ret_t js_secrets_get(duk_context *ctx)
         if (rc < 0) break;
     }
     if (rc < 0 || (ok && !value)) _exit(WORKER_EXIT_PROTOCOL);
-    if (ok) duk_push_lstring(ctx, (const char *)value, value_len);
-    else duk_push_lstring(ctx, msg ? (const char *)msg : "secret not available",
-                          msg ? msg_len : 20);
+    /* Only valid UTF-8 enters the heap: raw bytes could start with 0x82 or 0xFF and so
+     * forge one of Duktape's hidden property keys. */
+    const uint8_t *text = ok ? value : msg;
+    size_t text_len = ok ? value_len : msg_len;
+    if (!text) text = (const uint8_t *)"secret not available", text_len = 20;
+    size_t clean_len;
+    char *clean = utf8_sanitize((const char *)text, text_len, &clean_len);
+    if (!clean) _exit(WORKER_EXIT_NOMEM);
+    duk_push_lstring(ctx, clean, clean_len);
+    OPENSSL_cleanse(clean, clean_len);
+    free(clean);
     OPENSSL_cleanse(reply.data, reply.len); /* the value now lives only in the JS heap */
     frame_free(&reply);
     if (ok) return 1;

@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "common/frame.h"
 #include "common/log.h"
 #include "common/proto.h"
 #include "runtime/js_heap.h"
@@ -53,6 +54,7 @@ struct zygote_state {
     size_t nchildren, cap;
     struct idle_worker idle[ZYGOTE_POOL_MAX];
     size_t nidle;
+    int64_t refill_after_ms; /* back-off after an idle worker died: no fork storm */
     uint32_t want_cpu; /* the limits class to keep idle workers for: the last one asked */
     uint64_t want_heap;
 };
@@ -220,6 +222,7 @@ static int refill_pool(struct zygote_state *zs)
         if (zs->idle[i].cpu_seconds == zs->want_cpu && zs->idle[i].heap_bytes == zs->want_heap)
             have++;
     if (!zs->want_cpu || have >= (size_t)zs->cfg->prefork) return 0;
+    if (frame_now_ms() < zs->refill_after_ms) return 0;
     if (zs->nidle == ZYGOTE_POOL_MAX) {
         kill(zs->idle[0].pid, SIGKILL); /* reaped later as an idle child: nothing reported */
         close(zs->idle[0].gateway_fd);
@@ -260,6 +263,8 @@ static void reap(struct zygote_state *zs)
             if (zs->idle[i].pid != pid) continue;
             close(zs->idle[i].gateway_fd);
             zs->idle[i] = zs->idle[--zs->nidle];
+            /* if workers cannot even be confined, do not keep forking them at full speed */
+            zs->refill_after_ms = frame_now_ms() + 1000;
             break;
         }
     }

@@ -263,7 +263,7 @@ static void executor_bounded(void **state)
     assert_true(accepted == 2 || accepted == 1);
     assert_int_equal(executor_submit(ex, block, &mu), -EBUSY);
     pthread_mutex_unlock(&mu);
-    executor_destroy(ex);
+    executor_free(ex);
 }
 
 int main(void)
