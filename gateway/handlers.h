@@ -29,6 +29,9 @@ void h_secret_list(struct request *r, char *p[MAX_PARAMS]);
 void h_secret_delete(struct request *r, char *p[MAX_PARAMS]);
 void h_audit_list(struct request *r, char *p[MAX_PARAMS]);
 void h_audit_verify(struct request *r, char *p[MAX_PARAMS]);
+void h_audit_checkpoint(struct request *r, char *p[MAX_PARAMS]);
+void h_keys_list(struct request *r, char *p[MAX_PARAMS]);
+void h_keys_rotate(struct request *r, char *p[MAX_PARAMS]);
 
 int64_t now_unix(void);
 

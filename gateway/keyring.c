@@ -8,6 +8,8 @@
 
 #include <openssl/rand.h>
 
+#include "secrets/seal_p256.h"
+
 #define KEYRING_MAX 64
 
 struct dek {
@@ -17,28 +19,62 @@ struct dek {
 
 struct keyring {
     pthread_mutex_t mu;
+    struct seal_kek kek;
+    EVP_PKEY *instance_key;
     struct dek deks[KEYRING_MAX];
     size_t n;
     size_t active;
 };
 
-static int new_dek(struct keyring *kr, struct store *s, const struct seal_kek *kek, int64_t now)
+static int random_id(const char *prefix, char out[40])
+{
+    uint8_t b[8];
+    if (RAND_bytes(b, sizeof b) != 1) return -EIO;
+    snprintf(out, 40, "%s%02x%02x%02x%02x%02x%02x%02x%02x", prefix, b[0], b[1], b[2], b[3], b[4],
+             b[5], b[6], b[7]);
+    return 0;
+}
+
+/* Makes DEK n (not yet counted) and stores it: as the first DEK, or rotated in with audit. */
+static int new_dek(struct keyring *kr, struct store *s, const struct seal_kek *kek, int64_t now,
+                   const struct audit_record *audit)
 {
     if (kr->n == KEYRING_MAX) return -ENOSPC;
     struct dek *d = &kr->deks[kr->n];
-    uint8_t idb[8], blob[SEAL_DEK_BLOB_LEN];
-    if (RAND_bytes(idb, sizeof idb) != 1) return -EIO;
-    snprintf(d->id, sizeof d->id, "dek_%02x%02x%02x%02x%02x%02x%02x%02x", idb[0], idb[1], idb[2],
-             idb[3], idb[4], idb[5], idb[6], idb[7]);
-    int rc = seal_dek_new(d->key);
+    uint8_t blob[SEAL_DEK_BLOB_LEN];
+    int rc = random_id("dek_", d->id);
+    if (!rc) rc = seal_dek_new(d->key);
     if (!rc) rc = seal_dek_wrap(kek, d->id, d->key, blob);
-    if (!rc) rc = store_dek_insert(s, d->id, blob, sizeof blob, now);
+    if (!rc)
+        rc = audit ? store_dek_rotate_in(s, d->id, blob, sizeof blob, now, audit)
+                   : store_dek_insert(s, d->id, blob, sizeof blob, now);
     if (rc) {
         seal_wipe(d, sizeof *d);
         return rc;
     }
     kr->active = kr->n++;
     return 0;
+}
+
+static int load_instance_key(struct keyring *kr, struct store *s, const struct seal_kek *kek,
+                             int64_t now)
+{
+    char id[40];
+    uint8_t *sealed = NULL;
+    size_t len = 0;
+    int rc = store_instance_key_get(s, id, &sealed, &len);
+    if (rc == 0) {
+        rc = seal_p256_unwrap(kek, id, sealed, len, &kr->instance_key);
+        free(sealed);
+        return rc;
+    }
+    if (rc != -ENOENT) return rc;
+    uint8_t blob[SEAL_P256_BLOB_MAX];
+    rc = random_id("ik_", id);
+    if (!rc) rc = seal_p256_new(&kr->instance_key);
+    if (!rc) rc = seal_p256_wrap(kek, id, kr->instance_key, blob, sizeof blob, &len);
+    if (!rc) rc = store_instance_key_put(s, id, blob, len, now);
+    return rc;
 }
 
 int keyring_open(struct store *s, const struct seal_kek *kek, int64_t now, struct keyring **out,
@@ -74,10 +110,15 @@ int keyring_open(struct store *s, const struct seal_kek *kek, int64_t now, struc
         if (strcmp(rows[i].state, "active") == 0) kr->active = kr->n;
         kr->n++;
     }
-    if (kr->n == 0 && (rc = new_dek(kr, s, kek, now))) {
+    if (kr->n == 0 && (rc = new_dek(kr, s, kek, now, NULL))) {
         snprintf(err, errlen, "cannot create the first data-encryption key");
         goto fail;
     }
+    if ((rc = load_instance_key(kr, s, kek, now))) {
+        snprintf(err, errlen, "the instance key cannot be unsealed or created");
+        goto fail;
+    }
+    kr->kek = *kek;
     store_dek_rows_free(rows, n);
     *out = kr;
     return 0;
@@ -90,9 +131,25 @@ fail:
 void keyring_close(struct keyring *kr)
 {
     if (!kr) return;
+    EVP_PKEY_free(kr->instance_key);
     pthread_mutex_destroy(&kr->mu);
     seal_wipe(kr, sizeof *kr);
     free(kr);
+}
+
+EVP_PKEY *keyring_instance_key(struct keyring *kr)
+{
+    return kr->instance_key;
+}
+
+int keyring_rotate_in(struct keyring *kr, struct store *s, int64_t now,
+                      const struct audit_record *audit, char *new_id)
+{
+    pthread_mutex_lock(&kr->mu);
+    int rc = new_dek(kr, s, &kr->kek, now, audit);
+    if (!rc) snprintf(new_id, 40, "%s", kr->deks[kr->active].id);
+    pthread_mutex_unlock(&kr->mu);
+    return rc;
 }
 
 size_t keyring_dek_count(const struct keyring *kr)

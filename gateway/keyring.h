@@ -1,6 +1,7 @@
-/* The gateway's unsealed key material: the KEK and every DEK, unwrapped once at start-up and
- * kept only in fnboxd's memory (never in the zygote's or a worker's: it is loaded after the
- * zygote is forked). keyring_open refuses to start when any stored DEK fails to unwrap (a
+/* The gateway's unsealed key material: the KEK, every DEK and the instance signing key
+ * (P-256), unsealed once at start-up and kept only in fnboxd's memory (never in the
+ * zygote's or a worker's: it is loaded after the zygote is forked). A DEK stays in memory
+ * until exit even after rotation retires it, so a read that raced a rewrap still opens. keyring_open refuses to start when any stored DEK fails to unwrap (a
  * wrong root, policy or measurement) rather than silently making a new one; on first start
  * it creates the first DEK. New secrets are sealed under the active DEK.
  * Functions return 0 or a negative errno (-EBADMSG: a blob failed to open). Thread-safe. */
@@ -9,6 +10,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <openssl/evp.h>
 
 #include "gateway/store.h"
 #include "secrets/seal.h"
@@ -19,6 +22,14 @@ int keyring_open(struct store *s, const struct seal_kek *kek, int64_t now, struc
                  char *err, size_t errlen);
 void keyring_close(struct keyring *kr);
 size_t keyring_dek_count(const struct keyring *kr);
+
+/* The instance key (created and stored sealed at first start). Owned by the keyring. */
+EVP_PKEY *keyring_instance_key(struct keyring *kr);
+
+/* Rotation, step one: a new DEK becomes active for new writes, the others are retired; the
+ * DEK row and its audit entry are committed together. new_id (40 bytes) receives its id. */
+int keyring_rotate_in(struct keyring *kr, struct store *s, int64_t now,
+                      const struct audit_record *audit, char *new_id);
 
 /* Seals a value for (owner, name, version) under the DEK dek_id; *blob is malloc'd. */
 int keyring_seal(struct keyring *kr, const char *dek_id, const struct seal_secret_id *id,

@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "gateway/app.h"
 #include "gateway/auth.h"
+#include "gateway/checkpoint.h"
 #include "gateway/http.h"
 #include "gateway/routes.h"
 #include "attestation/measurement.h"
@@ -181,6 +182,10 @@ int main(int argc, char **argv)
     if (store_open(db, &app.store)) goto out;
     app.tee_id = "software";
     if (open_keyring(&app)) goto out;
+    if (checkpoint_init(&app)) {
+        LOG_E("%s/audit.checkpoint is not a checkpoint; refusing to start", app.cfg.data_dir);
+        goto out;
+    }
     if ((rc = bootstrap_admin(&app))) {
         LOG_E("cannot create the admin token: %s", strerror(-rc));
         goto out;
@@ -215,6 +220,8 @@ out:
         if (listen_fd != MHD_INVALID_SOCKET) close(listen_fd); /* quiesce handed it to us */
     }
     executor_free(app.ex); /* only now: until MHD stopped, a connection could still submit */
+    if (exit_code == 0 && app.keyring) checkpoint_now(&app, NULL); /* the head as we leave it */
+    checkpoint_release();
     zclient_destroy(app.zc);
     if (!app.zc) kill(app.zygote.pid, SIGKILL);
     keyring_close(app.keyring);

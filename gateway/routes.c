@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "gateway/checkpoint.h"
 #include "gateway/handlers.h"
 
 struct route {
@@ -36,6 +37,9 @@ static const struct route routes[] = {
     /* any token may ask; the handler refuses non-admins and audits the refusal */
     {"GET", "/v1/audit", ROLE_INVOKER, h_audit_list},
     {"GET", "/v1/audit/verify", ROLE_INVOKER, h_audit_verify},
+    {"POST", "/v1/audit/checkpoint", ROLE_ADMIN, h_audit_checkpoint},
+    {"GET", "/v1/keys", ROLE_ADMIN, h_keys_list},
+    {"POST", "/v1/keys/rotate", ROLE_ADMIN, h_keys_rotate},
 };
 
 int64_t now_unix(void)
@@ -118,6 +122,7 @@ void routes_run(struct request *r)
 {
     const struct route *route = r->route;
     route->fn(r, r->params);
+    checkpoint_tick(r->app);
 }
 
 json_t *body_json(struct request *r, int any)

@@ -1,10 +1,13 @@
 /* Audit routes (admin): the log with filters and its head, and a verification walk. A read
  * is itself audited; so is a refused one. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gateway/checkpoint.h"
 #include "gateway/handlers.h"
+#include "gateway/rotate.h"
 
 static int admin_only(struct request *r)
 {
@@ -36,6 +39,28 @@ static int query_int(struct request *r, const char *key, int64_t def, int64_t mi
     return 1;
 }
 
+/* One JSON entry per line: the export format. */
+static void reply_jsonl(struct request *r, json_t *entries)
+{
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&buf, &size);
+    size_t i;
+    json_t *e;
+    int bad = !f;
+    json_array_foreach(entries, i, e) {
+        if (bad || json_dumpf(e, f, JSON_COMPACT) != 0 || fputc('\n', f) == EOF) bad = 1;
+    }
+    if (f && fclose(f) != 0) bad = 1;
+    json_decref(entries);
+    if (bad) {
+        free(buf);
+        http_reply_error(r, 500, "internal", "cannot export the audit log");
+        return;
+    }
+    http_reply_text(r, 200, buf, size, "application/x-ndjson");
+}
+
 void h_audit_list(struct request *r, char *p[MAX_PARAMS])
 {
     if (!admin_only(r)) return;
@@ -61,8 +86,41 @@ void h_audit_list(struct request *r, char *p[MAX_PARAMS])
         http_reply_error(r, 503, "audit_unavailable", "the audit log cannot be written");
         return;
     }
-    http_reply_json(r, 200, json_pack("{sos{sIss}}", "entries", entries, "head", "seq",
-                                      (json_int_t)seq, "hash", hash));
+    const char *format = http_query(r, "format");
+    if (format && strcmp(format, "jsonl") == 0) {
+        reply_jsonl(r, entries);
+        return;
+    }
+    if (format && strcmp(format, "json") != 0) {
+        json_decref(entries);
+        http_reply_error(r, 400, "invalid_request", "format is json or jsonl");
+        return;
+    }
+    http_reply_json(r, 200, json_pack("{sos{sIss}so}", "entries", entries, "head", "seq",
+                                      (json_int_t)seq, "hash", hash, "checkpoint",
+                                      checkpoint_latest()));
+}
+
+void h_audit_checkpoint(struct request *r, char *p[MAX_PARAMS])
+{
+    json_t *cp;
+    if (checkpoint_now(r->app, &cp)) http_reply_error(r, 500, "internal", "cannot write a checkpoint");
+    else http_reply_json(r, 201, cp);
+}
+
+void h_keys_list(struct request *r, char *p[MAX_PARAMS])
+{
+    json_t *deks;
+    if (store_dek_summary(r->app->store, &deks)) http_reply_error(r, 500, "internal", "cannot list keys");
+    else http_reply_json(r, 200, json_pack("{so}", "deks", deks));
+}
+
+void h_keys_rotate(struct request *r, char *p[MAX_PARAMS])
+{
+    json_t *out;
+    if (keys_rotate(r->app, r->who.owner, &out))
+        http_reply_error(r, 500, "internal", "rotation failed; run it again to finish (no secret is lost)");
+    else http_reply_json(r, 200, out);
 }
 
 void h_audit_verify(struct request *r, char *p[MAX_PARAMS])
@@ -75,7 +133,13 @@ void h_audit_verify(struct request *r, char *p[MAX_PARAMS])
         http_reply_error(r, 500, "internal", "cannot read the audit log");
         return;
     }
-    json_t *body = json_pack("{sbsIss}", "ok", ok, "entries", (json_int_t)entries, "head_hash", head);
+    int cp_ok;
+    checkpoint_check(r->app, &cp_ok);
+    json_t *body = json_pack("{sbsIsssoso}", "ok", ok && cp_ok != 0, "entries",
+                             (json_int_t)entries, "head_hash", head, "checkpoint_ok",
+                             cp_ok < 0 ? json_null() : json_boolean(cp_ok), "checkpoint",
+                             checkpoint_latest());
     if (body && !ok) json_object_set_new(body, "first_bad_seq", json_integer(bad));
+    if (body) json_object_set_new(body, "chain_ok", json_boolean(ok));
     http_reply_json(r, 200, body);
 }

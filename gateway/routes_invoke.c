@@ -9,6 +9,7 @@
 
 #include "common/proto.h"
 #include "gateway/broker.h"
+#include "gateway/checkpoint.h"
 #include "gateway/handlers.h"
 #include "gateway/invoke.h"
 #include "gateway/metrics.h"
@@ -111,6 +112,7 @@ static void run_invoke(void *arg)
         invoke_result_free(&res);
     }
     broker_release(&broker);
+    checkpoint_tick(r->app);
     invoke_task_free(t);
     http_resume(r); /* last: after this the request may be freed by another thread */
 }

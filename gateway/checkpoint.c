@@ -1,0 +1,181 @@
+#include "gateway/checkpoint.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "secrets/seal_p256.h"
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static json_t *latest;         /* the checkpoint JSON, or NULL */
+static int64_t appends_at_last; /* store_audit_appends() when it was made */
+
+static void hex(const uint8_t *in, size_t n, char *out)
+{
+    static const char d[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = d[in[i] >> 4];
+        out[2 * i + 1] = d[in[i] & 15];
+    }
+    out[2 * n] = 0;
+}
+
+static int unhex(const char *in, uint8_t *out, size_t cap, size_t *len)
+{
+    size_t n = strlen(in);
+    if (n % 2 || n / 2 > cap) return -EINVAL;
+    for (size_t i = 0; i < n / 2; i++) {
+        unsigned v;
+        if (sscanf(in + 2 * i, "%2x", &v) != 1) return -EINVAL;
+        out[i] = (uint8_t)v;
+    }
+    *len = n / 2;
+    return 0;
+}
+
+static int message(int64_t seq, const char *hash, int64_t when, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "fnbox-audit-checkpoint-v1\n%" PRId64 "\n%s\n%" PRId64, seq, hash,
+                     when);
+    return n > 0 && (size_t)n < cap ? n : -1;
+}
+
+static int write_file(const char *dir, const char *text)
+{
+    char path[PATH_MAX + 32], tmp[PATH_MAX + 40];
+    snprintf(path, sizeof path, "%s/audit.checkpoint", dir);
+    snprintf(tmp, sizeof tmp, "%s/audit.checkpoint.tmp", dir);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return -errno;
+    size_t n = strlen(text);
+    int rc = (write(fd, text, n) == (ssize_t)n && write(fd, "\n", 1) == 1 && fsync(fd) == 0)
+                 ? 0
+                 : -errno;
+    if (close(fd) < 0 && !rc) rc = -errno;
+    if (!rc && rename(tmp, path) < 0) rc = -errno;
+    if (!rc) {
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            if (fsync(dfd) < 0) rc = -errno;
+            close(dfd);
+        }
+    }
+    if (rc) unlink(tmp);
+    return rc;
+}
+
+int checkpoint_init(struct app *app)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/audit.checkpoint", app->cfg.data_dir);
+    json_error_t err;
+    json_t *cp = json_load_file(path, 0, &err);
+    if (!cp) return access(path, F_OK) == 0 ? -EINVAL : 0; /* none yet is fine */
+    pthread_mutex_lock(&mu);
+    json_decref(latest);
+    latest = cp;
+    pthread_mutex_unlock(&mu);
+    int ok;
+    if (checkpoint_check(app, &ok) == 0 && ok == 0)
+        LOG_E("the audit log does not extend its last signed checkpoint (seq %lld): it was "
+              "truncated, rolled back or altered; GET /v1/audit/verify reports it",
+              (long long)json_integer_value(json_object_get(cp, "seq")));
+    return 0;
+}
+
+void checkpoint_release(void)
+{
+    pthread_mutex_lock(&mu);
+    json_decref(latest);
+    latest = NULL;
+    pthread_mutex_unlock(&mu);
+}
+
+int checkpoint_now(struct app *app, json_t **out)
+{
+    int64_t seq, when = (int64_t)time(NULL);
+    char hash[AUDIT_HASH_HEX], msg[256];
+    EVP_PKEY *key = keyring_instance_key(app->keyring);
+    uint8_t sig[SEAL_P256_SIG_MAX], pub[SEAL_P256_SPKI_LEN];
+    size_t sig_len;
+    char sig_hex[2 * SEAL_P256_SIG_MAX + 1], pub_hex[2 * SEAL_P256_SPKI_LEN + 1];
+    pthread_mutex_lock(&mu);
+    int64_t appends = store_audit_appends(app->store);
+    int rc = store_audit_head(app->store, &seq, hash);
+    int n = rc ? -1 : message(seq, hash, when, msg, sizeof msg);
+    if (!rc && n < 0) rc = -EINVAL;
+    if (!rc) rc = seal_p256_sign(key, (const uint8_t *)msg, (size_t)n, sig, &sig_len);
+    if (!rc) rc = seal_p256_public_der(key, pub);
+    json_t *cp = NULL;
+    if (!rc) {
+        hex(sig, sig_len, sig_hex);
+        hex(pub, sizeof pub, pub_hex);
+        cp = json_pack("{sIsssIssss}", "seq", (json_int_t)seq, "hash", hash, "time",
+                       (json_int_t)when, "signature", sig_hex, "public_key", pub_hex);
+        char *text = cp ? json_dumps(cp, JSON_COMPACT) : NULL;
+        rc = text ? write_file(app->cfg.data_dir, text) : -ENOMEM;
+        free(text);
+    }
+    if (!rc) {
+        json_decref(latest);
+        latest = cp;
+        appends_at_last = appends;
+        if (out) *out = json_incref(cp);
+    } else {
+        json_decref(cp);
+        LOG_E("cannot write an audit checkpoint: %s", strerror(-rc));
+    }
+    pthread_mutex_unlock(&mu);
+    return rc;
+}
+
+void checkpoint_tick(struct app *app)
+{
+    pthread_mutex_lock(&mu);
+    int due = store_audit_appends(app->store) - appends_at_last >= CHECKPOINT_EVERY;
+    pthread_mutex_unlock(&mu);
+    if (due) checkpoint_now(app, NULL);
+}
+
+json_t *checkpoint_latest(void)
+{
+    pthread_mutex_lock(&mu);
+    json_t *cp = latest ? json_deep_copy(latest) : json_null();
+    pthread_mutex_unlock(&mu);
+    return cp;
+}
+
+int checkpoint_check(struct app *app, int *ok)
+{
+    json_t *cp = checkpoint_latest();
+    if (!json_is_object(cp)) {
+        json_decref(cp);
+        *ok = -1;
+        return 0;
+    }
+    int64_t seq = json_integer_value(json_object_get(cp, "seq"));
+    int64_t when = json_integer_value(json_object_get(cp, "time"));
+    const char *hash = json_string_value(json_object_get(cp, "hash"));
+    const char *sig_hex = json_string_value(json_object_get(cp, "signature"));
+    uint8_t sig[SEAL_P256_SIG_MAX], pub[SEAL_P256_SPKI_LEN];
+    size_t sig_len;
+    char msg[256], at[AUDIT_HASH_HEX];
+    *ok = 0;
+    int n = hash ? message(seq, hash, when, msg, sizeof msg) : -1;
+    /* the signature must be ours: verify against the instance key, not the file's key */
+    if (n > 0 && sig_hex && unhex(sig_hex, sig, sizeof sig, &sig_len) == 0 &&
+        seal_p256_public_der(keyring_instance_key(app->keyring), pub) == 0 &&
+        seal_p256_verify(pub, sizeof pub, (const uint8_t *)msg, (size_t)n, sig, sig_len) == 0) {
+        if (seq == 0) *ok = strcmp(hash, AUDIT_GENESIS) == 0;
+        else *ok = store_audit_hash_at(app->store, seq, at) == 0 && strcmp(at, hash) == 0;
+    }
+    json_decref(cp);
+    return 0;
+}
