@@ -5,6 +5,7 @@
 
 #include "gateway/config.h"
 #include "gateway/executor.h"
+#include "gateway/fetch.h"
 #include "gateway/keyring.h"
 #include "gateway/store.h"
 #include "sandbox/zygote.h"
@@ -17,6 +18,7 @@ struct app {
     struct zclient *zc;
     struct executor *ex;
     struct keyring *keyring;
+    struct egress_config egress;
     const char *tee_id; /* "software" until hardware evidence providers exist */
 };
 

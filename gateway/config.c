@@ -47,6 +47,8 @@ static const struct flag flags[] = {
      "seconds an idle connection is kept"},
     {"max-body-bytes", K_LONG, OFF(max_body_bytes), 0, 1024, 1L << 30, "2097152",
      "largest request body; beyond it: 413"},
+    {"max-response-bytes", K_LONG, OFF(max_response_bytes), 0, 1024, 256L << 20, "2097152",
+     "largest response body one fetch() may receive"},
     {"egress-allow-private", K_LIST, OFF(egress_allow_private), OFF(n_egress_allow_private), 0, 0,
      "(none)", "CIDR that fetch may reach although private (repeatable; fetch issue)"},
     {"egress-allow", K_LIST, OFF(egress_allow), OFF(n_egress_allow), 0, 0, "(any public host)",

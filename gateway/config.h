@@ -20,6 +20,7 @@ struct config {
     struct fn_limits max; /* operator maxima for function limits */
     long max_workers, prefork, queue, threads, per_ip_connections, connection_timeout;
     long max_body_bytes;
+    long max_response_bytes;
     const char *egress_allow_private[CONFIG_LIST_MAX];
     int n_egress_allow_private;
     const char *egress_allow[CONFIG_LIST_MAX];

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <time.h>
 
+#include <curl/curl.h>
 #include <openssl/crypto.h>
 
 #include "common/log.h"
@@ -179,6 +180,22 @@ int main(int argc, char **argv)
         LOG_E("cannot start the zygote client");
         goto out;
     }
+    char err[256];
+    app.egress.allow = app.cfg.egress_allow;
+    app.egress.n_allow = app.cfg.n_egress_allow;
+    app.egress.allow_http = app.cfg.egress_allow_http;
+    app.egress.n_allow_http = app.cfg.n_egress_allow_http;
+    app.egress.max_response = (size_t)app.cfg.max_response_bytes;
+    app.egress.max_request = 1u << 20;
+    if (egress_config_init(&app.egress, app.cfg.egress_allow_private,
+                           app.cfg.n_egress_allow_private, app.cfg.egress_ca_file, err, sizeof err)) {
+        LOG_E("%s", err);
+        goto out;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        LOG_E("cannot initialise libcurl");
+        goto out;
+    }
     if (store_open(db, &app.store)) goto out;
     app.tee_id = "software";
     if (open_keyring(&app)) goto out;
@@ -225,6 +242,7 @@ out:
     zclient_destroy(app.zc);
     if (!app.zc) kill(app.zygote.pid, SIGKILL);
     keyring_close(app.keyring);
+    egress_config_free(&app.egress);
     store_close(app.store);
     return exit_code;
 }

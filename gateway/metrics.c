@@ -23,6 +23,17 @@ static double hist_sum;
 static unsigned long long hist_count;
 static long busy;
 
+/* fetches: by (host, outcome); hosts are capped like function names */
+struct fetch_counts {
+    char host[128];
+    char outcome[32];
+    unsigned long long count;
+};
+static struct fetch_counts *fetches;
+static size_t nfetches, capfetches;
+static unsigned long long fetch_bytes, fetch_hist[NBUCKETS + 1], fetch_hist_count;
+static double fetch_hist_sum;
+
 static struct fn_counts *find(const char *name)
 {
     for (size_t i = 0; i < nfns; i++)
@@ -50,6 +61,39 @@ void metrics_invocation(const char *function, enum outcome o, double seconds)
     hist[b]++;
     hist_sum += seconds;
     hist_count++;
+    pthread_mutex_unlock(&mu);
+}
+
+void metrics_fetch(const char *host, const char *outcome, size_t bytes, double seconds)
+{
+    if (!host) host = "_refused";
+    pthread_mutex_lock(&mu);
+    struct fetch_counts *c = NULL;
+    for (size_t i = 0; i < nfetches && !c; i++)
+        if (strcmp(fetches[i].host, host) == 0 && strcmp(fetches[i].outcome, outcome) == 0)
+            c = &fetches[i];
+    if (!c && nfetches < METRICS_MAX_FUNCTIONS) {
+        if (nfetches == capfetches) {
+            size_t ncap = capfetches ? capfetches * 2 : 16;
+            struct fetch_counts *n = realloc(fetches, ncap * sizeof *n);
+            if (n) fetches = n, capfetches = ncap;
+        }
+        if (nfetches < capfetches) {
+            c = &fetches[nfetches++];
+            memset(c, 0, sizeof *c);
+            snprintf(c->host, sizeof c->host, "%s", host);
+            snprintf(c->outcome, sizeof c->outcome, "%s", outcome);
+        }
+    }
+    if (c) c->count++;
+    if (strcmp(outcome, "ok") == 0) {
+        fetch_bytes += bytes;
+        size_t b = 0;
+        while (b < NBUCKETS && seconds > buckets[b]) b++;
+        fetch_hist[b]++;
+        fetch_hist_sum += seconds;
+        fetch_hist_count++;
+    }
     pthread_mutex_unlock(&mu);
 }
 
@@ -87,6 +131,25 @@ char *metrics_render(long queue_depth, size_t *len)
     fprintf(f, "fnbox_invocation_duration_seconds_bucket{le=\"+Inf\"} %llu\n", cum);
     fprintf(f, "fnbox_invocation_duration_seconds_sum %.6f\n", hist_sum);
     fprintf(f, "fnbox_invocation_duration_seconds_count %llu\n", hist_count);
+    fputs("# HELP fnbox_fetches_total fetch() calls by host and outcome.\n"
+          "# TYPE fnbox_fetches_total counter\n", f);
+    for (size_t i = 0; i < nfetches; i++)
+        fprintf(f, "fnbox_fetches_total{host=\"%s\",outcome=\"%s\"} %llu\n", fetches[i].host,
+                fetches[i].outcome, fetches[i].count);
+    fprintf(f, "# HELP fnbox_fetch_response_bytes_total Response bytes fetched.\n"
+               "# TYPE fnbox_fetch_response_bytes_total counter\n"
+               "fnbox_fetch_response_bytes_total %llu\n", fetch_bytes);
+    fputs("# HELP fnbox_fetch_duration_seconds Time of successful fetches.\n"
+          "# TYPE fnbox_fetch_duration_seconds histogram\n", f);
+    unsigned long long fcum = 0;
+    for (size_t b = 0; b < NBUCKETS; b++) {
+        fcum += fetch_hist[b];
+        fprintf(f, "fnbox_fetch_duration_seconds_bucket{le=\"%g\"} %llu\n", buckets[b], fcum);
+    }
+    fcum += fetch_hist[NBUCKETS];
+    fprintf(f, "fnbox_fetch_duration_seconds_bucket{le=\"+Inf\"} %llu\n", fcum);
+    fprintf(f, "fnbox_fetch_duration_seconds_sum %.6f\n", fetch_hist_sum);
+    fprintf(f, "fnbox_fetch_duration_seconds_count %llu\n", fetch_hist_count);
     fprintf(f, "# HELP fnbox_workers_busy Workers running an invocation now.\n"
                "# TYPE fnbox_workers_busy gauge\nfnbox_workers_busy %ld\n", busy);
     fprintf(f, "# HELP fnbox_queue_depth Invocations waiting for a worker.\n"

@@ -12,6 +12,9 @@
 
 void metrics_invocation(const char *function, enum outcome o, double seconds);
 void metrics_workers_busy(int delta);
+/* One fetch: host (NULL when refused before a host was known), outcome ("ok" or a
+ * FETCH_ERR_* code), response bytes and seconds. */
+void metrics_fetch(const char *host, const char *outcome, size_t bytes, double seconds);
 /* Returns a heap string (caller frees) or NULL. */
 char *metrics_render(long queue_depth, size_t *len);
 

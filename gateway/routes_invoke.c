@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include <openssl/rand.h>
@@ -88,8 +89,13 @@ static void run_invoke(void *arg)
         .ctx_json = t->ctx_json,
         .limits = t->limits,
     };
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
     struct broker broker = {.app = r->app, .fn = &t->v, .invocation_id = t->invocation_id,
-                            .caller = t->caller};
+                            .caller = t->caller, .max_fetches = t->limits.max_fetches,
+                            .deadline_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 +
+                                           t->limits.timeout_ms,
+                            .fetches = json_array()};
     req.broker = broker_answer;
     req.broker_arg = &broker;
     struct invoke_result res;
@@ -102,6 +108,8 @@ static void run_invoke(void *arg)
         json_t *rest = json_pack("{sssOsIsf}", "invocation_id", t->invocation_id, "logs",
                                  res.logs, "version", (json_int_t)t->v.version, "duration_ms",
                                  res.duration_ms);
+        if (rest && json_array_size(broker.fetches))
+            json_object_set(rest, "fetches", broker.fetches);
         if (!rest || json_object_update(env, rest) != 0) {
             json_decref(env);
             env = NULL;
