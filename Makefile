@@ -76,7 +76,7 @@ $(BUILD)/fnboxd: $(BUILD)/obj/gateway/main.o $(OBJ) $(BUILD)/duk/duktape.o
 $(BUILD)/fnboxd-testhooks: $(BUILD)/obj-testhooks/gateway/main.o $(OBJ_T) $(BUILD)/duk/duktape.o
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_D)
-$(BUILD)/fnbox: $(CLI_SRC)
+$(BUILD)/fnbox: $(CLI_SRC) $(wildcard cli/*.h)
 	@mkdir -p $(@D)
 	@echo "  CC+LD   $@"
 	@$(CC) $(BASE_CFLAGS) $(WARN) $(shell pkg-config --cflags $(LIBS_C)) $(LDFLAGS) -o $@ $(CLI_SRC) $(LDLIBS_C)
@@ -90,7 +90,8 @@ $(BUILD)/unit/%: tests/unit/%.c $(OBJ_A) $(BUILD)/duk/duktape.o
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; \
-	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $$t; done
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  timeout 300 $$t; done
 
 integration: all
 	cd tests/integration && FNBOX_BUILD=$(CURDIR)/$(BUILD) $(PYTHON) -m pytest -q -ra

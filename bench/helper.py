@@ -3,10 +3,12 @@
 
   helper.py freeport                       print a free TCP port on 127.0.0.1
   helper.py wait URL SECONDS               wait until URL/healthz answers 200
-  helper.py setup URL ADMIN_TOKEN_FILE OUTDIR
-                                           create a developer token, deploy the samples,
-                                           check one invocation of each, write OUTDIR/token
-                                           and OUTDIR/body-<function>.json
+  helper.py setup URL ADMIN_TOKEN_FILE OUTDIR [FETCH_URL]
+                                           create a developer token, deploy the samples
+                                           (and, given FETCH_URL, the function fetch-price,
+                                           which fetches it and returns its "price"), check
+                                           one invocation of each, write OUTDIR/token and
+                                           OUTDIR/body-<function>.json
   helper.py rss PID OUTFILE                sample the resident memory of PID and all its
                                            descendants every 20 ms until SIGTERM, then write
                                            a JSON summary to OUTFILE
@@ -37,6 +39,11 @@ SAMPLES = {
                           {"source": "e", "price": 3122.75}]},
                       lambda r: r.get("median") == 3120.5 and r.get("count") == 5),
 }
+# ES5, as deployed: one fetch() to the benchmark's upstream (bench/static_server.c), which
+# answers {"price":3120.5}. FETCH_URL is replaced by the URL as a JS string literal.
+FETCH_FN = "fetch-price"
+FETCH_CODE = "function main(){ var r = fetch(FETCH_URL); return r.json().price; }\n"
+FETCH_PRICE = 3120.5
 
 
 def die(msg):
@@ -105,7 +112,7 @@ def deploy_body(code):
     return {"code": code, "entry": "main"}
 
 
-def cmd_setup(url, admin_file, outdir):
+def cmd_setup(url, admin_file, outdir, fetch_url=None):
     with open(admin_file) as f:
         admin = f.read().strip()
     status, doc = Client(url, admin).request(
@@ -125,6 +132,18 @@ def cmd_setup(url, admin_file, outdir):
             die(f"invoke {name}: unexpected answer {status} {doc}")
         with open(os.path.join(outdir, f"body-{name}.json"), "w") as f:
             json.dump(inp, f)
+    if fetch_url:
+        u = urllib.parse.urlsplit(fetch_url)
+        body = deploy_body(FETCH_CODE.replace("FETCH_URL", json.dumps(fetch_url)))
+        body["allow_hosts"] = [f"{u.hostname}:{u.port}"]
+        status, doc = dev.request("PUT", f"/v1/functions/{FETCH_FN}", body)
+        if status != 201:
+            die(f"deploy {FETCH_FN}: {status} {doc}")
+        status, doc = dev.request("POST", f"/v1/functions/{FETCH_FN}/invoke", None)
+        if status != 200 or not isinstance(doc, dict) or doc.get("result") != FETCH_PRICE:
+            die(f"invoke {FETCH_FN}: unexpected answer {status} {doc}")
+        with open(os.path.join(outdir, f"body-{FETCH_FN}.json"), "w") as f:
+            f.write("null")
     with open(os.path.join(outdir, "token"), "w") as f:
         f.write(token)
     os.chmod(os.path.join(outdir, "token"), 0o600)
@@ -224,11 +243,11 @@ def cmd_d2r(url, token, n, outfile):
                    "first_invoke_ms": first}, f)
 
 
-def _parse_wrk(path):
+def _parse_wrk(path, tag="BENCH "):
     try:
         with open(path) as f:
             for line in f:
-                if line.startswith("BENCH "):
+                if line.startswith(tag):
                     return dict(kv.split("=", 1) for kv in line.split()[1:])
     except OSError:
         pass
@@ -295,14 +314,87 @@ def cmd_report(d):
     except OSError:
         print("deploy-to-first-result: not measured")
     print()
+    if "fetch" in meta:
+        bad_total += _report_fetch(d, meta)
     if bad_total:
         print(f"bench: {bad_total} non-2xx responses or failed runs (see above)")
 
 
+def _report_fetch(d, meta):
+    """Prints the fnbox-vs-libcurl section; returns the number of failed requests/runs."""
+    fm = meta["fetch"]
+    fnbox = {}
+    hello = {}
+    for run in meta["runs"]:
+        if run["function"] in (fm["function"], "hello"):
+            r = _parse_wrk(os.path.join(d, run["file"]))
+            if r is not None:
+                reqs, non2xx = int(r["requests"]), int(r["non2xx"])
+                r["ok_rps"] = float(r["rps"]) * ((reqs - non2xx) / reqs) if reqs else 0.0
+                (fnbox if run["function"] == fm["function"] else hello)[run["conns"]] = r
+    bad = 0
+    print(f"fetch: fnbox vs plain libcurl (GET {fm['url']}, a fresh connection per "
+          f"request in both)")
+    print(f"  fnbox: wrk invoking {fm['function']} (one fetch(), returns the price), "
+          f"{meta['seconds']} s per row; libcurl: bench/curl_loop.c, a new easy handle per "
+          f"request, {fm['curl_seconds']} s per row")
+    hdr = (f"  {'conns':>5} {'fnbox 2xx/s':>12} {'libcurl ok/s':>13} {'fnbox/libcurl':>14} "
+           f"{'fnbox p50 ms':>13} {'libcurl p50 ms':>15} {'libcurl errors':>15}")
+    print(hdr)
+    print("  " + "-" * (len(hdr) - 2))
+    for run in fm["curl_runs"]:
+        c = run["conns"]
+        cr = _parse_wrk(os.path.join(d, run["file"]), "CURLLOOP ")
+        fr = fnbox.get(c)
+        if cr is None:
+            print(f"  {c:>5}  (curl_loop produced no result; see {run['file']})")
+            bad += 1
+            continue
+        errors = int(cr["errors"])
+        bad += errors
+        curl_rps = float(cr["rps"])
+        if fr is None:
+            f_rps, ratio, f_p50 = "-", "-", "-"
+        else:
+            f_rps = f"{fr['ok_rps']:.1f}"
+            ratio = f"{fr['ok_rps'] / curl_rps:.4f}" if curl_rps else "-"
+            f_p50 = f"{float(fr['p50_ms']):.2f}"
+        print(f"  {c:>5} {f_rps:>12} {curl_rps:>13.1f} {ratio:>14} {f_p50:>13} "
+              f"{float(cr['p50_ms']):>15.3f} {errors:>15}")
+    f1, h1 = fnbox.get(1), hello.get(1)
+    c1 = _parse_wrk(os.path.join(d, fm["curl_runs"][0]["file"]), "CURLLOOP ")
+    if f1 and c1 and float(f1["rps"]) and float(c1["rps"]):
+        per_f = 1000.0 / float(f1["rps"])
+        per_c = 1000.0 / float(c1["rps"])
+        line = (f"  one connection, time per request: fnbox {per_f:.3f} ms, libcurl "
+                f"{per_c:.3f} ms")
+        if h1 and float(h1["rps"]):
+            per_h = 1000.0 / float(h1["rps"])
+            line += (f"; hello (no fetch) {per_h:.3f} ms, so about "
+                     f"{per_f - per_h:.3f} ms for the fetch() (a difference of two runs: noisy)")
+        print(line)
+    try:
+        with open(os.path.join(d, "upstream.log")) as f:
+            last = [ln.strip() for ln in f if ln.strip()]
+        if last:
+            print(f"  upstream ({fm['upstream_threads']} epoll threads): "
+                  f"{last[-1].removeprefix('static_server: ')}")
+    except OSError:
+        pass
+    print(f"  ({meta['cores']} cores shared by wrk or curl_loop, fnboxd and its workers, and "
+          f"the upstream; the ratio is what the sandboxed invocation costs around the same "
+          f"request)")
+    print()
+    return bad
+
+
 def main(argv):
-    cmds = {"freeport": (cmd_freeport, 0), "wait": (cmd_wait, 2), "setup": (cmd_setup, 3),
-            "rss": (cmd_rss, 2), "d2r": (cmd_d2r, 4), "report": (cmd_report, 1)}
-    if len(argv) < 2 or argv[1] not in cmds or len(argv) - 2 != cmds[argv[1]][1]:
+    # command -> (function, required arguments, optional arguments)
+    cmds = {"freeport": (cmd_freeport, 0, 0), "wait": (cmd_wait, 2, 0),
+            "setup": (cmd_setup, 3, 1), "rss": (cmd_rss, 2, 0), "d2r": (cmd_d2r, 4, 0),
+            "report": (cmd_report, 1, 0)}
+    if (len(argv) < 2 or argv[1] not in cmds
+            or not cmds[argv[1]][1] <= len(argv) - 2 <= cmds[argv[1]][1] + cmds[argv[1]][2]):
         print(__doc__, file=sys.stderr)
         return 2
     cmds[argv[1]][0](*argv[2:])

@@ -3,12 +3,15 @@
 #include <errno.h>
 #include <jansson.h>
 #include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "cli/checkpoint.h"
 #include "cli/io.h"
 #include "cli/util.h"
 
@@ -265,6 +268,59 @@ fail:
     return -1;
 }
 
+/* --secret NAME grants the secret; NAME=HOST,HOST... grants it bound to those destinations:
+ * {"name":NAME,"hosts":[HOST,...]} (secret names never contain '='). */
+static int build_grants(const struct fnbox_args *a, json_t **out, int *ex)
+{
+    json_t *arr = json_array();
+    if (arr == NULL) return -1;
+    for (size_t i = 0; i < a->opt[OPT_SECRET].n; i++) {
+        const char *v = a->opt[OPT_SECRET].v[i];
+        const char *eq = strchr(v, '=');
+        if (!name_ok(a, "--secret", v, ex)) goto fail;
+        if (eq == NULL) {
+            json_t *s = arg_string(a, "--secret", v, ex);
+            if (s == NULL || json_array_append_new(arr, s) != 0) goto fail;
+            continue;
+        }
+        char m[160], shown[64];
+        if (eq == v || eq[1] == '\0' || strstr(eq + 1, ",,") != NULL || eq[1] == ',' ||
+            eq[strlen(eq) - 1] == ',') {
+            snprintf(m, sizeof m, "--secret expects NAME or NAME=HOST[,HOST...], got '%s'",
+                     fnbox_sanitize(shown, sizeof shown, v, strlen(v)));
+            *ex = usage(a, m);
+            goto fail;
+        }
+        char *copy = strdup(v);
+        if (copy == NULL) goto fail;
+        copy[eq - v] = '\0';
+        json_t *g = json_object(), *hosts = json_array();
+        int rc = g == NULL || hosts == NULL ? -1 : 0;
+        char *save = NULL;
+        for (char *h = strtok_r(copy + (eq - v) + 1, ",", &save); rc == 0 && h != NULL;
+             h = strtok_r(NULL, ",", &save)) {
+            json_t *js = arg_string(a, "--secret", h, ex);
+            rc = js == NULL || json_array_append_new(hosts, js) != 0 ? -1 : 0;
+        }
+        if (rc == 0) rc = put(g, "name", arg_string(a, "--secret", copy, ex));
+        free(copy);
+        if (rc == 0) {
+            rc = put(g, "hosts", hosts);
+            hosts = NULL;
+        }
+        json_decref(hosts);
+        if (rc != 0 || json_array_append_new(arr, g) != 0) {
+            if (rc != 0) json_decref(g);
+            goto fail;
+        }
+    }
+    *out = arr;
+    return 0;
+fail:
+    json_decref(arr);
+    return -1;
+}
+
 int fnbox_cmd_deploy(const struct fnbox_args *a)
 {
     const char *file = a->pos[0], *name = opt1(a, OPT_NAME), *entry = opt1(a, OPT_ENTRY);
@@ -302,8 +358,7 @@ int fnbox_cmd_deploy(const struct fnbox_args *a)
          put(body, "allow_hosts", hosts) != 0))
         goto fail;
     if (a->opt[OPT_SECRET].n > 0 &&
-        (build_string_array(a, OPT_SECRET, "--secret", &secrets, &ex) != 0 ||
-         put(body, "secrets", secrets) != 0))
+        (build_grants(a, &secrets, &ex) != 0 || put(body, "secrets", secrets) != 0))
         goto fail;
 
     char *path = path_with(a, "/v1/functions/", name, "");
@@ -454,6 +509,20 @@ int fnbox_cmd_token_revoke(const struct fnbox_args *a)
 
 /* --- secrets --------------------------------------------------------------------------- */
 
+/* Secret names are fixed by the API ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}); checked here so that
+ * a '/' gives a clear message rather than the server's "no such route". */
+static bool secret_name_ok(const struct fnbox_args *a, const char *name, int *ex)
+{
+    static const char first[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_";
+    size_t n = strlen(name);
+    if (n >= 1 && n <= 128 && strchr(first, name[0]) != NULL &&
+        strspn(name + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") ==
+            n - 1)
+        return true;
+    *ex = usage(a, "secret names match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}");
+    return false;
+}
+
 static char *secret_path(const struct fnbox_args *a, const char *name)
 {
     char *path = name != NULL ? path_with(a, "/v1/secrets/", name, "") : strdup("/v1/secrets");
@@ -464,7 +533,7 @@ static char *secret_path(const struct fnbox_args *a, const char *name)
 int fnbox_cmd_secrets_put(const struct fnbox_args *a)
 {
     int ex = 0;
-    if (!name_ok(a, "the secret name", a->pos[0], &ex)) return ex;
+    if (!secret_name_ok(a, a->pos[0], &ex)) return ex;
     const char *given = opt1(a, OPT_VALUE);
     json_t *value;
     if (given != NULL) {
@@ -505,29 +574,471 @@ int fnbox_cmd_secrets_list(const struct fnbox_args *a)
 int fnbox_cmd_secrets_rm(const struct fnbox_args *a)
 {
     int ex = 0;
-    if (!name_ok(a, "the secret name", a->pos[0], &ex)) return ex;
+    if (!secret_name_ok(a, a->pos[0], &ex)) return ex;
     return perform(a, "DELETE", secret_path(a, a->pos[0]), NULL, 0);
 }
 
-/* --- audit and attestation ------------------------------------------------------------- */
+/* --- audit ------------------------------------------------------------------------------ */
+
+#define AUDIT_PAGE_FOLLOW "1000" /* entries per poll of --follow unless --limit says */
+#define AUDIT_OWN_READS 16       /* seqs of the follower's own audit.read entries remembered */
+#define CHECKPOINT_FILE_MAX ((size_t)64 << 10)
+
+static bool flag(const struct fnbox_args *a, enum fnbox_opt o)
+{
+    return a->opt[o].n > 0;
+}
+
+/* The option as an integer in [min, max]; 0 (also when absent: *v untouched), or the exit
+ * status after reporting. */
+static int int_opt(const struct fnbox_args *a, enum fnbox_opt o, long long min, long long max,
+                   const char *what, long long *v)
+{
+    const char *s = opt1(a, o);
+    if (s == NULL || (fnbox_parse_i64(s, v) == 0 && *v >= min && *v <= max)) return 0;
+    return usage(a, what);
+}
+
+/* "/v1/audit?after=..&limit=..&<filters>" (NULL when out of memory); after/limit may be NULL. */
+static char *audit_path(const struct fnbox_args *a, const char *after, const char *limit)
+{
+    static const struct {
+        enum fnbox_opt o;
+        const char *key;
+    } filters[] = {{OPT_FUNCTION, "function"},
+                   {OPT_SECRET, "secret"},
+                   {OPT_ACTOR, "actor"},
+                   {OPT_OUTCOME, "outcome"},
+                   {OPT_SINCE, "since"}};
+    char *path = strdup("/v1/audit");
+    if (after != NULL) add_query(a, &path, "after", after);
+    if (limit != NULL) add_query(a, &path, "limit", limit);
+    for (size_t i = 0; i < sizeof filters / sizeof filters[0]; i++) {
+        const char *v = opt1(a, filters[i].o);
+        if (v != NULL) add_query(a, &path, filters[i].key, v);
+    }
+    return path;
+}
+
+static int print_compact(const json_t *j)
+{
+    if (json_dumpf(j, stdout, JSON_COMPACT | JSON_ENCODE_ANY) != 0) return -1;
+    return fputc('\n', stdout) == EOF ? -1 : 0;
+}
+
+/* --jsonl: the server's JSON lines as they are (or, from a server that answered with the
+ * usual object, its entries one per line). */
+static int audit_jsonl(const struct fnbox_args *a, char *path)
+{
+    add_query(a, &path, "format", "jsonl");
+    if (path == NULL) return oom();
+    struct fnbox_response r;
+    int ex = send_request(a, "GET", path, NULL, &r);
+    free(path);
+    if (ex != 0) return ex;
+    if (r.status < 200 || r.status >= 300) {
+        ex = finish(&r, 0);
+        fnbox_response_free(&r);
+        return ex;
+    }
+    int rc = 0;
+    json_t *entries = json_is_object(r.body) ? json_object_get(r.body, "entries") : NULL;
+    if (json_is_array(entries)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(entries, i, e) if (rc == 0) rc = print_compact(e);
+    } else if (r.raw_len > 0) {
+        if (fwrite(r.raw, 1, r.raw_len, stdout) != r.raw_len ||
+            (r.raw[r.raw_len - 1] != '\n' && fputc('\n', stdout) == EOF))
+            rc = -1;
+    }
+    fnbox_response_free(&r);
+    if (rc != 0) {
+        fnbox_errf("writing output: %s", strerror(errno));
+        return FNBOX_EXIT_ERROR;
+    }
+    return FNBOX_EXIT_OK;
+}
+
+/* One GET of the audit log for --follow; 0 with *r holding a 2xx response whose entries are
+ * an array, or the exit status after reporting. */
+static int audit_poll(const struct fnbox_args *a, char *path, struct fnbox_response *r)
+{
+    if (path == NULL) return oom();
+    int ex = send_request(a, "GET", path, NULL, r);
+    free(path);
+    if (ex != 0) return ex;
+    if (r->status < 200 || r->status >= 300) {
+        ex = finish(r, 0);
+        fnbox_response_free(r);
+        return ex;
+    }
+    if (!json_is_array(json_object_get(r->body, "entries"))) {
+        fnbox_errf("%s: the server's answer has no \"entries\" array", a->cmd);
+        fnbox_response_free(r);
+        return FNBOX_EXIT_ERROR;
+    }
+    return 0;
+}
+
+/* Seqs of the audit.read entries the follower's own polls appended: each response's head is
+ * the entry that request added (the server appends it after reading). */
+struct own_reads {
+    long long seq[AUDIT_OWN_READS];
+    size_t next;
+};
+
+static void own_add(struct own_reads *o, const json_t *body)
+{
+    const json_t *seq = json_object_get(json_object_get(body, "head"), "seq");
+    if (!json_is_integer(seq)) return;
+    o->seq[o->next++ % AUDIT_OWN_READS] = (long long)json_integer_value(seq);
+}
+
+static bool own_read(const struct own_reads *o, long long seq, const json_t *e)
+{
+    const char *action = json_string_value(json_object_get(e, "action"));
+    const char *outcome = json_string_value(json_object_get(e, "outcome"));
+    if (action == NULL || strcmp(action, "audit.read") != 0 || outcome == NULL ||
+        strcmp(outcome, "ok") != 0)
+        return false;
+    for (size_t i = 0; i < AUDIT_OWN_READS; i++)
+        if (o->seq[i] == seq && seq > 0) return true;
+    return false;
+}
+
+/* --follow: poll for entries after the last one seen, print each as one JSON line, until
+ * SIGINT/SIGTERM/SIGHUP or max_seconds (0: no bound). */
+static int audit_follow(const struct fnbox_args *a, const char *after, const char *limit,
+                        long long max_seconds)
+{
+    if (fnbox_stop_on_signals() != 0) {
+        fnbox_errf("cannot install signal handlers: %s", strerror(errno));
+        return FNBOX_EXIT_ERROR;
+    }
+    double deadline = max_seconds > 0 ? fnbox_monotonic_s() + (double)max_seconds : 0;
+    struct own_reads own = {{0}, 0};
+    struct fnbox_response r;
+    long long last = 0, page = 0;
+    int ex;
+    if (fnbox_parse_i64(limit, &page) != 0 || page <= 0) return usage(a, "bad --limit");
+    if (after != NULL) {
+        (void)fnbox_parse_i64(after, &last); /* checked by the caller */
+    } else {
+        /* start at the current head: only entries appended from now on */
+        if ((ex = audit_poll(a, strdup("/v1/audit?limit=1"), &r)) != 0) return ex;
+        const json_t *seq = json_object_get(json_object_get(r.body, "head"), "seq");
+        if (!json_is_integer(seq)) {
+            fnbox_errf("%s: the server's answer has no head", a->cmd);
+            fnbox_response_free(&r);
+            return FNBOX_EXIT_ERROR;
+        }
+        last = (long long)json_integer_value(seq);
+        fnbox_response_free(&r);
+    }
+    for (;;) {
+        if (fnbox_stop_requested() || (deadline > 0 && fnbox_monotonic_s() >= deadline)) break;
+        char from[24];
+        snprintf(from, sizeof from, "%lld", last);
+        ex = audit_poll(a, audit_path(a, from, limit), &r);
+        if (ex != 0) return fnbox_stop_requested() ? FNBOX_EXIT_OK : ex;
+        const json_t *entries = json_object_get(r.body, "entries");
+        size_t i, n = json_array_size(entries);
+        json_t *e;
+        int rc = 0;
+        json_array_foreach(entries, i, e)
+        {
+            const json_t *seq = json_object_get(e, "seq");
+            if (!json_is_integer(seq) || json_integer_value(seq) <= last) continue;
+            last = (long long)json_integer_value(seq);
+            if (!own_read(&own, last, e) && rc == 0) rc = print_compact(e);
+        }
+        own_add(&own, r.body);
+        fnbox_response_free(&r);
+        if (rc != 0 || fflush(stdout) != 0) {
+            fnbox_errf("writing output: %s", strerror(errno));
+            return FNBOX_EXIT_ERROR;
+        }
+        if ((long long)n >= page) continue; /* a full page: more may be waiting */
+        long wait_ms = 1000;
+        if (deadline > 0) {
+            double left = deadline - fnbox_monotonic_s();
+            if (left <= 0) break;
+            if (left < 1.0) wait_ms = (long)(left * 1000) + 1;
+        }
+        fnbox_sleep_ms(wait_ms);
+    }
+    return FNBOX_EXIT_OK;
+}
 
 int fnbox_cmd_audit(const struct fnbox_args *a)
 {
     const char *after = opt1(a, OPT_AFTER), *limit = opt1(a, OPT_LIMIT);
-    long long v;
-    if (after != NULL && (fnbox_parse_i64(after, &v) != 0 || v < 0))
-        return usage(a, "--after must be a non-negative integer (an audit sequence number)");
-    if (limit != NULL && (fnbox_parse_i64(limit, &v) != 0 || v <= 0))
-        return usage(a, "--limit must be a positive integer");
-    char *path = strdup("/v1/audit");
-    if (after != NULL) add_query(a, &path, "after", after);
-    if (limit != NULL) add_query(a, &path, "limit", limit);
+    bool follow = flag(a, OPT_FOLLOW);
+    long long v = 0, max_seconds = 0;
+    int ex;
+    if ((ex = int_opt(a, OPT_AFTER, 0, INT64_MAX,
+                      "--after must be a non-negative integer (an audit sequence number)", &v)) ||
+        (ex = int_opt(a, OPT_LIMIT, 1, 1000, "--limit must be an integer from 1 to 1000", &v)) ||
+        (ex = int_opt(a, OPT_SINCE, 0, INT64_MAX,
+                      "--since must be a non-negative integer (unix seconds)", &v)) ||
+        (ex = int_opt(a, OPT_MAX_SECONDS, 1, 366LL * 86400,
+                      "--max-seconds must be a positive number of seconds", &max_seconds)))
+        return ex;
+    if (flag(a, OPT_MAX_SECONDS) && !follow) return usage(a, "--max-seconds needs --follow");
+    static const struct {
+        enum fnbox_opt o;
+        const char *what;
+    } text_filters[] = {{OPT_FUNCTION, "--function"},
+                        {OPT_SECRET, "--secret"},
+                        {OPT_ACTOR, "--actor"},
+                        {OPT_OUTCOME, "--outcome"}};
+    for (size_t i = 0; i < sizeof text_filters / sizeof text_filters[0]; i++) {
+        const char *f = opt1(a, text_filters[i].o);
+        if (f != NULL && !name_ok(a, text_filters[i].what, f, &ex)) return ex;
+    }
+    if (follow) return audit_follow(a, after, limit ? limit : AUDIT_PAGE_FOLLOW, max_seconds);
+    char *path = audit_path(a, after, limit);
+    if (flag(a, OPT_JSONL)) return audit_jsonl(a, path);
     return perform(a, "GET", path, NULL, 0);
+}
+
+int fnbox_cmd_audit_checkpoint(const struct fnbox_args *a)
+{
+    return perform(a, "POST", strdup("/v1/audit/checkpoint"), NULL, 0);
+}
+
+/* Prints one check's verdict; returns 1 when it failed (to be counted). */
+static int check_line(bool ok, const char *what, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int check_line(bool ok, const char *what, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    printf("%-7s%s: ", ok ? "ok" : "FAILED", what);
+    vprintf(fmt, ap);
+    putchar('\n');
+    va_end(ap);
+    return ok ? 0 : 1;
+}
+
+static long long int_field(const json_t *o, const char *key, long long def)
+{
+    const json_t *v = json_object_get(o, key);
+    return json_is_integer(v) ? (long long)json_integer_value(v) : def;
+}
+
+static const char *str_field(const json_t *o, const char *key, char *buf, size_t len)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    return v != NULL ? fnbox_sanitize(buf, len, v, strlen(v)) : "?";
+}
+
+/* Reads and parses a saved checkpoint; 0, or the exit status after reporting. */
+static int load_checkpoint(const char *file, struct fnbox_checkpoint *cp)
+{
+    char *buf, err[160], shown[128];
+    size_t len;
+    fnbox_sanitize(shown, sizeof shown, file, strlen(file));
+    if (fnbox_read_file(file, CHECKPOINT_FILE_MAX, &buf, &len) != 0) {
+        fnbox_errf("%s: %s", shown, errno == EFBIG ? "file too large" : strerror(errno));
+        return FNBOX_EXIT_USAGE;
+    }
+    json_error_t je;
+    json_t *j = json_loadb(buf, len, 0, &je);
+    free(buf);
+    if (j == NULL) {
+        char text[JSON_ERROR_TEXT_LENGTH];
+        fnbox_errf("%s: not a JSON object (line %d: %s)", shown, je.line,
+                   fnbox_sanitize(text, sizeof text, je.text, strlen(je.text)));
+        return FNBOX_EXIT_USAGE;
+    }
+    int rc = fnbox_checkpoint_parse(j, cp, err, sizeof err);
+    json_decref(j);
+    if (rc != 0) {
+        fnbox_errf("%s: not a checkpoint: %s", shown, err);
+        return FNBOX_EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* The checks of the server's own verification; returns the number that failed. */
+static int check_server(const json_t *v)
+{
+    int failed = 0;
+    char h[80];
+    long long entries = int_field(v, "entries", -1);
+    /* "ok" covers the chain and the checkpoint; "chain_ok", when given, the chain alone */
+    const json_t *chain = json_object_get(v, "chain_ok");
+    if (!json_is_boolean(chain)) chain = json_object_get(v, "ok");
+    if (json_is_true(chain))
+        failed += check_line(true, "hash chain", "%lld entries, head %s", entries,
+                             str_field(v, "head_hash", h, sizeof h));
+    else
+        failed += check_line(false, "hash chain",
+                             "broken at seq %lld (%lld entries): an entry was edited, deleted "
+                             "or inserted",
+                             int_field(v, "first_bad_seq", -1), entries);
+
+    const json_t *cp_ok = json_object_get(v, "checkpoint_ok");
+    const json_t *cp = json_object_get(v, "checkpoint");
+    long long cp_seq = int_field(cp, "seq", -1);
+    if (json_is_true(cp_ok))
+        failed += check_line(true, "server checkpoint",
+                             "seq %lld matches the log (checked by the server)", cp_seq);
+    else if (json_is_false(cp_ok))
+        failed += check_line(false, "server checkpoint",
+                             "seq %lld does not match the log (truncated or rolled back?)", cp_seq);
+    else
+        printf("%-7sserver checkpoint: none yet ('fnbox audit checkpoint' makes one)\n", "-");
+
+    if (failed == 0 && !json_is_true(json_object_get(v, "ok")))
+        failed += check_line(false, "server verdict", "not ok");
+    if (json_is_object(cp)) { /* check its signature here too rather than take the server's word */
+        struct fnbox_checkpoint scp;
+        char err[160];
+        if (fnbox_checkpoint_parse(cp, &scp, err, sizeof err) != 0)
+            failed += check_line(false, "server checkpoint signature", "unreadable: %s", err);
+        else if (fnbox_checkpoint_verify(&scp, err, sizeof err) != 0)
+            failed += check_line(false, "server checkpoint signature", "%s", err);
+        else
+            failed +=
+                check_line(true, "server checkpoint signature",
+                           "valid (ECDSA P-256, checked here; key sha256 %s)", scp.pub_sha256);
+    }
+    return failed;
+}
+
+/* The checks of a saved checkpoint cp against the server; 0.. failures, or -exit status. */
+static int check_saved(const struct fnbox_args *a, const char *label,
+                       const struct fnbox_checkpoint *cp, const json_t *server_cp)
+{
+    int failed = 0;
+    char err[160], what[192];
+    snprintf(what, sizeof what, "%s signature", label);
+    if (fnbox_checkpoint_verify(cp, err, sizeof err) != 0)
+        failed += check_line(false, what, "%s", err);
+    else
+        failed += check_line(
+            true, what, "valid (ECDSA P-256 over seq %lld, time %lld; key sha256 %s%s%s)", cp->seq,
+            cp->time, cp->pub_sha256, cp->key_id[0] ? ", key_id " : "", cp->key_id);
+
+    /* the saved key should be the instance's: the one the server signs with today */
+    snprintf(what, sizeof what, "%s key", label);
+    struct fnbox_checkpoint scp;
+    if (!json_is_object(server_cp) || fnbox_checkpoint_parse(server_cp, &scp, err, sizeof err)) {
+        failed += check_line(false, what,
+                             "the server reports no checkpoint although this one was made: "
+                             "its checkpoint was removed or rolled back");
+    } else {
+        if (scp.pub_len != cp->pub_len || memcmp(scp.pub, cp->pub, cp->pub_len) != 0)
+            failed += check_line(false, what,
+                                 "signed by another key (sha256 %s) than the server's latest "
+                                 "checkpoint (sha256 %s)",
+                                 cp->pub_sha256, scp.pub_sha256);
+        else
+            failed += check_line(true, what, "the same as the server's latest checkpoint's");
+        snprintf(what, sizeof what, "%s age", label);
+        failed += check_line(scp.seq >= cp->seq, what,
+                             scp.seq >= cp->seq
+                                 ? "the server's latest checkpoint (seq %lld) is not older"
+                                 : "the server's latest checkpoint (seq %lld) is older: its "
+                                   "checkpoint was rolled back",
+                             scp.seq);
+    }
+
+    /* the log must still hold entry seq with that hash: nothing cut or rewritten since */
+    snprintf(what, sizeof what, "%s in the log", label);
+    if (cp->seq == 0) {
+        static const char genesis[] =
+            "0000000000000000000000000000000000000000000000000000000000000000";
+        return failed + check_line(strcmp(cp->hash, genesis) == 0, what,
+                                   "seq 0 is the empty log, whose hash is 64 zeros");
+    }
+    char from[24];
+    snprintf(from, sizeof from, "%lld", cp->seq - 1);
+    char *path = strdup("/v1/audit");
+    add_query(a, &path, "after", from);
+    add_query(a, &path, "limit", "1");
+    struct fnbox_response r;
+    int ex = audit_poll(a, path, &r);
+    if (ex != 0) return -ex;
+    const json_t *e = json_array_get(json_object_get(r.body, "entries"), 0);
+    long long head = int_field(json_object_get(r.body, "head"), "seq", -1);
+    const char *hash = json_string_value(json_object_get(e, "hash"));
+    char shown[80];
+    if (e == NULL || int_field(e, "seq", -1) != cp->seq)
+        failed += check_line(false, what,
+                             "seq %lld is gone (log head: seq %lld): the log was truncated or "
+                             "rolled back",
+                             cp->seq, head);
+    else if (hash == NULL || strcmp(hash, cp->hash) != 0)
+        failed += check_line(
+            false, what, "seq %lld now has hash %s, not %s: the log was rewritten", cp->seq,
+            hash ? fnbox_sanitize(shown, sizeof shown, hash, strlen(hash)) : "?", cp->hash);
+    else
+        failed += check_line(true, what, "seq %lld still has hash %s (log head: seq %lld)", cp->seq,
+                             cp->hash, head);
+    fnbox_response_free(&r);
+    return failed;
 }
 
 int fnbox_cmd_audit_verify(const struct fnbox_args *a)
 {
-    return perform(a, "GET", strdup("/v1/audit/verify"), NULL, 0);
+    const char *file = opt1(a, OPT_CHECKPOINT);
+    struct fnbox_checkpoint cp;
+    int ex;
+    if (file != NULL) {
+        if (*file == '\0') return usage(a, "--checkpoint needs a file name");
+        if ((ex = load_checkpoint(file, &cp)) != 0) return ex;
+    }
+    struct fnbox_response r;
+    if ((ex = send_request(a, "GET", "/v1/audit/verify", NULL, &r)) != 0) return ex;
+    if (r.status < 200 || r.status >= 300 || !json_is_object(r.body) ||
+        !json_is_boolean(json_object_get(r.body, "ok"))) {
+        if (r.status >= 200 && r.status < 300)
+            fnbox_errf("%s: the server's answer has no \"ok\"", a->cmd);
+        else
+            report_error(&r);
+        fnbox_response_free(&r);
+        return FNBOX_EXIT_ERROR;
+    }
+    int failed = check_server(r.body);
+    if (file != NULL) {
+        char label[80];
+        fnbox_sanitize(label, sizeof label, file, strlen(file));
+        int n = check_saved(a, label, &cp, json_object_get(r.body, "checkpoint"));
+        if (n < 0) {
+            fnbox_response_free(&r);
+            return -n;
+        }
+        failed += n;
+    }
+    fnbox_response_free(&r);
+    if (fflush(stdout) != 0) {
+        fnbox_errf("writing output: %s", strerror(errno));
+        return FNBOX_EXIT_ERROR;
+    }
+    if (failed > 0) {
+        fnbox_errf("%s: %d check%s failed", a->cmd, failed, failed == 1 ? "" : "s");
+        return FNBOX_EXIT_ERROR;
+    }
+    puts(file != NULL ? "verified: the chain is intact and extends the saved checkpoint"
+                      : "verified: the chain is intact");
+    return FNBOX_EXIT_OK;
+}
+
+/* --- keys and attestation -------------------------------------------------------------- */
+
+int fnbox_cmd_keys_list(const struct fnbox_args *a)
+{
+    return perform(a, "GET", strdup("/v1/keys"), NULL, 0);
+}
+
+int fnbox_cmd_keys_rotate(const struct fnbox_args *a)
+{
+    return perform(a, "POST", strdup("/v1/keys/rotate"), NULL, 0);
 }
 
 int fnbox_cmd_attest(const struct fnbox_args *a)

@@ -3,7 +3,10 @@
  * request, prints the server's JSON pretty-printed on stdout and returns the exit status:
  *   0 on a 2xx response; 1 on an error response ("fnbox: <code>: <message>" on stderr; for
  *   invoke, a response carrying an invocation_id is also printed whole on stdout, logs included)
- *   or another failure; 2 on a usage error; 3 when the server cannot be reached. */
+ *   or another failure; 2 on a usage error; 3 when the server cannot be reached.
+ * Exceptions: `audit --jsonl` passes the server's JSON lines through as they are; `audit
+ * --follow` prints one compact JSON line per entry until interrupted; `audit verify` prints
+ * one line per check and exits 1 unless every check passed. */
 #ifndef FNBOX_CLI_COMMANDS_H
 #define FNBOX_CLI_COMMANDS_H
 
@@ -31,6 +34,14 @@ enum fnbox_opt {
     OPT_VALUE,
     OPT_AFTER,
     OPT_NONCE,
+    OPT_FUNCTION, /* audit filters */
+    OPT_ACTOR,
+    OPT_OUTCOME,
+    OPT_SINCE,
+    OPT_JSONL,  /* a flag: no value (its slot holds "") */
+    OPT_FOLLOW, /* a flag */
+    OPT_MAX_SECONDS,
+    OPT_CHECKPOINT,
     OPT_COUNT
 };
 
@@ -65,6 +76,9 @@ int fnbox_cmd_secrets_list(const struct fnbox_args *a);
 int fnbox_cmd_secrets_rm(const struct fnbox_args *a);
 int fnbox_cmd_audit(const struct fnbox_args *a);
 int fnbox_cmd_audit_verify(const struct fnbox_args *a);
+int fnbox_cmd_audit_checkpoint(const struct fnbox_args *a);
+int fnbox_cmd_keys_list(const struct fnbox_args *a);
+int fnbox_cmd_keys_rotate(const struct fnbox_args *a);
 int fnbox_cmd_attest(const struct fnbox_args *a);
 
 #endif

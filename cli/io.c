@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 void fnbox_errf(const char *fmt, ...)
@@ -180,4 +181,47 @@ int fnbox_read_secret(const char *prompt, size_t max, char **out, size_t *out_le
     *out = b.p;
     *out_len = b.len;
     return 0;
+}
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+int fnbox_stop_on_signals(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = (int)SA_RESETHAND; /* no SA_RESTART: a sleep ends at once */
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction old;
+        if (sigaction(sigs[i], NULL, &old) != 0) return -1;
+        if (old.sa_handler == SIG_IGN) continue; /* ignored on entry (nohup): stays ignored */
+        if (sigaction(sigs[i], &sa, NULL) != 0) return -1;
+    }
+    return 0;
+}
+
+bool fnbox_stop_requested(void)
+{
+    return stop_signal != 0;
+}
+
+void fnbox_sleep_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    while (!stop_signal && nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+double fnbox_monotonic_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

@@ -32,9 +32,10 @@ struct command {
 static const struct command commands[] = {
     {"deploy", NULL,
      "FILE --name NAME [--entry FN] [--limit KEY=N]... [--allow-host HOST]...\n"
-     "        [--secret NAME]... [--owner OWNER]",
+     "        [--secret NAME[=HOST,...]]... [--owner OWNER]",
      "Deploy FILE ('-': stdin) as a new version of function NAME. Limits: timeout_ms, memory_mb,\n"
-     "      max_fetches, max_output_bytes. --owner: an admin deploying for that owner.",
+     "      max_fetches, max_output_bytes. --secret grants secrets.get(NAME); with =HOST,... the\n"
+     "      value may only be sent to those hosts. --owner: an admin deploying for that owner.",
      1, 1,
      O(OPT_NAME) | O(OPT_ENTRY) | O(OPT_LIMIT) | O(OPT_ALLOW_HOST) | O(OPT_SECRET) | O(OPT_OWNER),
      O(OPT_LIMIT) | O(OPT_ALLOW_HOST) | O(OPT_SECRET), fnbox_cmd_deploy},
@@ -59,17 +60,42 @@ static const struct command commands[] = {
      fnbox_cmd_token_list},
     {"token", "revoke", "ID", "Revoke token ID.", 1, 1, 0, 0, fnbox_cmd_token_revoke},
     {"secrets", "put", "NAME [--value VALUE] [--owner OWNER]",
-     "Store a secret. The value is read from stdin (a terminal: prompted, not echoed; one\n"
-     "      trailing newline is dropped). --value puts it in your shell history: avoid.",
+     "Store a new version of a secret (at most 64 KiB). The value is read from stdin (a\n"
+     "      terminal: prompted, not echoed; one trailing newline is dropped). --value puts it\n"
+     "      in your shell history: avoid.",
      1, 1, O(OPT_VALUE) | O(OPT_OWNER), 0, fnbox_cmd_secrets_put},
     {"secrets", "list", "[--owner OWNER]", "List secret names and versions (never values).", 0, 0,
      O(OPT_OWNER), 0, fnbox_cmd_secrets_list},
     {"secrets", "rm", "NAME [--owner OWNER]", "Delete a secret.", 1, 1, O(OPT_OWNER), 0,
      fnbox_cmd_secrets_rm},
-    {"audit", "verify", "", "Verify the audit log's hash chain.", 0, 0, 0, 0,
-     fnbox_cmd_audit_verify},
-    {"audit", NULL, "[--after SEQ] [--limit N]", "Show audit log entries after SEQ.", 0, 0,
-     O(OPT_AFTER) | O(OPT_LIMIT), 0, fnbox_cmd_audit},
+    {"audit", NULL,
+     "[--after SEQ] [--limit N] [--function F] [--secret S] [--actor A] [--outcome O]\n"
+     "        [--since UNIXTIME] [--jsonl] [--follow [--max-seconds N]]",
+     "Show audit log entries after SEQ (admin), at most N (1..1000, default 100), matching the\n"
+     "      filters. --jsonl: one JSON entry per line. --follow: print each new entry as one JSON\n"
+     "      line, polling every second, until Ctrl-C (or for N seconds); it starts at the current\n"
+     "      head unless --after is given and leaves out the audit.read entries of its own polls.",
+     0, 0,
+     O(OPT_AFTER) | O(OPT_LIMIT) | O(OPT_FUNCTION) | O(OPT_SECRET) | O(OPT_ACTOR) | O(OPT_OUTCOME) |
+         O(OPT_SINCE) | O(OPT_JSONL) | O(OPT_FOLLOW) | O(OPT_MAX_SECONDS),
+     0, fnbox_cmd_audit},
+    {"audit", "verify", "[--checkpoint FILE]",
+     "Have the server walk the audit log's hash chain and check its latest checkpoint. With\n"
+     "      FILE (a checkpoint saved earlier: the output of 'fnbox audit checkpoint' or a copy of\n"
+     "      DATA/audit.checkpoint), also verify its ECDSA P-256 signature here and that the log\n"
+     "      still holds that entry with that hash (no truncation or rollback since). Prints one\n"
+     "      line per check; exits 0 only when every check passed.",
+     0, 0, O(OPT_CHECKPOINT), 0, fnbox_cmd_audit_verify},
+    {"audit", "checkpoint", "",
+     "Sign the audit log's current head with the instance key; prints the checkpoint (save it\n"
+     "      for 'fnbox audit verify --checkpoint FILE').",
+     0, 0, 0, 0, fnbox_cmd_audit_checkpoint},
+    {"keys", "list", "", "List the data-encryption keys and how many secrets each seals (admin).",
+     0, 0, 0, 0, fnbox_cmd_keys_list},
+    {"keys", "rotate", "",
+     "Make a new data-encryption key for new secrets, rewrap every stored secret under it and\n"
+     "      retire the old keys (admin).",
+     0, 0, 0, 0, fnbox_cmd_keys_rotate},
     {"attest", NULL, "[--nonce HEX]",
      "Fetch an attestation report bound to HEX (default: a fresh random nonce, which the\n"
      "      report must echo).",
@@ -78,12 +104,25 @@ static const struct command commands[] = {
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static const char *const opt_names[OPT_COUNT] = {
-    [OPT_NAME] = "name",     [OPT_ENTRY] = "entry",
-    [OPT_LIMIT] = "limit",   [OPT_ALLOW_HOST] = "allow-host",
-    [OPT_SECRET] = "secret", [OPT_OWNER] = "owner",
-    [OPT_ROLE] = "role",     [OPT_EXPIRES_IN] = "expires-in",
-    [OPT_VALUE] = "value",   [OPT_AFTER] = "after",
+    [OPT_NAME] = "name",
+    [OPT_ENTRY] = "entry",
+    [OPT_LIMIT] = "limit",
+    [OPT_ALLOW_HOST] = "allow-host",
+    [OPT_SECRET] = "secret",
+    [OPT_OWNER] = "owner",
+    [OPT_ROLE] = "role",
+    [OPT_EXPIRES_IN] = "expires-in",
+    [OPT_VALUE] = "value",
+    [OPT_AFTER] = "after",
     [OPT_NONCE] = "nonce",
+    [OPT_FUNCTION] = "function",
+    [OPT_ACTOR] = "actor",
+    [OPT_OUTCOME] = "outcome",
+    [OPT_SINCE] = "since",
+    [OPT_JSONL] = "jsonl",
+    [OPT_FOLLOW] = "follow",
+    [OPT_MAX_SECONDS] = "max-seconds",
+    [OPT_CHECKPOINT] = "checkpoint",
 };
 
 enum {
@@ -115,6 +154,14 @@ static const struct option longopts[] = {
     {"value", required_argument, NULL, G_CMD + OPT_VALUE},
     {"after", required_argument, NULL, G_CMD + OPT_AFTER},
     {"nonce", required_argument, NULL, G_CMD + OPT_NONCE},
+    {"function", required_argument, NULL, G_CMD + OPT_FUNCTION},
+    {"actor", required_argument, NULL, G_CMD + OPT_ACTOR},
+    {"outcome", required_argument, NULL, G_CMD + OPT_OUTCOME},
+    {"since", required_argument, NULL, G_CMD + OPT_SINCE},
+    {"jsonl", no_argument, NULL, G_CMD + OPT_JSONL},
+    {"follow", no_argument, NULL, G_CMD + OPT_FOLLOW},
+    {"max-seconds", required_argument, NULL, G_CMD + OPT_MAX_SECONDS},
+    {"checkpoint", required_argument, NULL, G_CMD + OPT_CHECKPOINT},
     {NULL, 0, NULL, 0},
 };
 
@@ -289,11 +336,15 @@ static int parse(int argc, char **argv, struct globals *g, struct fnbox_args *a)
                                    "with '-')",
                                    shortopt);
             }
+            if (optopt >= G_CMD) /* a flag given a value: --jsonl=yes */
+                return usage_error("option '%s' takes no value",
+                                   option_name(argv[optind - 1], buf, sizeof buf));
             return usage_error("unknown or ambiguous option '%s'",
                                option_name(argv[optind - 1], buf, sizeof buf));
         default:
             if (ch >= G_CMD && ch < G_CMD + OPT_COUNT) {
-                if (add_opt(a, (enum fnbox_opt)(ch - G_CMD), optarg) != 0) {
+                /* a flag (no_argument) is recorded with "" as its value */
+                if (add_opt(a, (enum fnbox_opt)(ch - G_CMD), optarg ? optarg : "") != 0) {
                     fnbox_errf("out of memory");
                     return FNBOX_EXIT_ERROR;
                 }

@@ -53,6 +53,27 @@ void fnbox_hex(char *dst, const unsigned char *src, size_t n)
     dst[2 * n] = '\0';
 }
 
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+int fnbox_unhex(const char *s, unsigned char *out, size_t cap, size_t *n)
+{
+    size_t len = strlen(s);
+    if (len == 0 || len % 2 != 0 || len / 2 > cap) return -1;
+    for (size_t i = 0; i < len / 2; i++) {
+        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+        if (hi < 0 || lo < 0) return -1;
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    *n = len / 2;
+    return 0;
+}
+
 bool fnbox_is_blank(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)

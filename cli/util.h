@@ -3,6 +3,8 @@
  * - fnbox_sanitize(): a copy of untrusted text that is safe to print on a terminal (control
  *   bytes become '?', long text is cut with "..."); always NUL-terminated, returns dst.
  * - fnbox_is_hex() / fnbox_hex(): even-length hex check; lowercase hex encoding.
+ * - fnbox_unhex(): decodes even-length hex (either case) into out[0..cap); 0 with *n set, or
+ *   -1 when s is not hex or does not fit.
  * - fnbox_is_blank(): only JSON whitespace.
  * - fnbox_json_use_cleansing_alloc(): make jansson wipe every block it frees, so a secret
  *   copied into a json_t does not linger in freed memory. Call before any other json_* call;
@@ -19,6 +21,7 @@ int fnbox_parse_i64(const char *s, long long *out);
 const char *fnbox_sanitize(char *dst, size_t dstlen, const char *src, size_t srclen);
 bool fnbox_is_hex(const char *s);
 void fnbox_hex(char *dst, const unsigned char *src, size_t n); /* dst: 2n+1 bytes */
+int fnbox_unhex(const char *s, unsigned char *out, size_t cap, size_t *n);
 bool fnbox_is_blank(const char *s, size_t n);
 void fnbox_json_use_cleansing_alloc(void);
 

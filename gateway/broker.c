@@ -56,8 +56,8 @@ static json_t *grant_hosts(struct broker *b, const char *name)
 
 static void remember(struct broker *b, const char *name, const uint8_t *value, size_t len)
 {
-    json_t *hosts = grant_hosts(b, name);
-    if (!hosts || len == 0) return; /* unbound secrets may go to any allowlisted host */
+    json_t *hosts = grant_hosts(b, name); /* NULL: unbound, may go to any allowlisted host */
+    if (len == 0) return;
     for (size_t i = 0; i < b->nseen; i++)
         if (b->seen[i].len == len && memcmp(b->seen[i].value, value, len) == 0) return;
     if (b->nseen == SEEN_SECRETS_MAX) return;
@@ -67,7 +67,7 @@ static void remember(struct broker *b, const char *name, const uint8_t *value, s
     memcpy(s->value, value, len);
     s->len = len;
     snprintf(s->name, sizeof s->name, "%.128s", name);
-    s->hosts = json_incref(hosts);
+    s->hosts = hosts ? json_incref(hosts) : NULL;
     b->nseen++;
 }
 
@@ -117,9 +117,45 @@ static int refuse_code(struct tlv_writer *reply, const char *code, const char *m
     return rc ? rc : tlv_put_str(reply, REPLY_CODE, code);
 }
 
+static int hexval(int c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Percent-decodes src into dst (at most n bytes); plus_space: '+' means ' ' (forms). */
+static size_t pct_decode(const uint8_t *src, size_t n, uint8_t *dst, int plus_space)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        if (src[i] == '%' && i + 2 < n && (hi = hexval(src[i + 1])) >= 0 &&
+            (lo = hexval(src[i + 2])) >= 0) {
+            dst[o++] = (uint8_t)(hi * 16 + lo);
+            i += 2;
+        } else {
+            dst[o++] = (plus_space && src[i] == '+') ? ' ' : src[i];
+        }
+    }
+    return o;
+}
+
+/* Whether hay carries needle: as is, percent-encoded (encodeURIComponent), or form-encoded. A
+ * function can always encode a value some other way first; this catches the ordinary ways. */
 static int contains(const uint8_t *hay, size_t n, const uint8_t *needle, size_t m)
 {
-    return m && n >= m && memmem(hay, n, needle, m) != NULL;
+    if (!m || !hay || n < m) return 0;
+    if (memmem(hay, n, needle, m)) return 1;
+    uint8_t *dec = malloc(n);
+    if (!dec) return 1; /* cannot tell: treat as carried (fail closed) */
+    int found = 0;
+    for (int plus = 0; plus < 2 && !found; plus++) {
+        size_t d = pct_decode(hay, n, dec, plus);
+        found = d >= m && memmem(dec, d, needle, m) != NULL;
+    }
+    seal_wipe(dec, n);
+    free(dec);
+    return found;
 }
 
 /* The first remembered secret that this request would carry to a host it is not bound to. */
@@ -130,6 +166,7 @@ static const struct seen_secret *egress_violation(struct broker *b, const struct
     int def = strcmp(t->scheme, "https") == 0 ? 443 : 80;
     for (size_t i = 0; i < b->nseen; i++) {
         const struct seen_secret *s = &b->seen[i];
+        if (!s->hosts) continue; /* not bound */
         int carried = contains((const uint8_t *)url, strlen(url), s->value, s->len) ||
                       contains(body, body_len, s->value, s->len);
         const char *name;
@@ -211,7 +248,19 @@ static int do_fetch(struct broker *b, const char *url, const char *method, const
         return refuse_code(reply, e.code, e.msg);
     }
     metrics_fetch(t.host, "ok", res.body_len, res.seconds);
-    json_t *prov = json_pack("{sssIss}", "url", res.final_url, "status", (json_int_t)res.status,
+    /* The response goes to the caller (and into signed receipts): a URL that carries a secret
+     * read in this invocation is recorded without its path and query. */
+    char redacted[400];
+    const char *prov_url = res.final_url;
+    for (size_t i = 0; i < b->nseen; i++) {
+        if (!contains((const uint8_t *)res.final_url, strlen(res.final_url), b->seen[i].value,
+                      b->seen[i].len))
+            continue;
+        snprintf(redacted, sizeof redacted, "%s://%.255s:%d/[redacted]", t.scheme, t.host, t.port);
+        prov_url = redacted;
+        break;
+    }
+    json_t *prov = json_pack("{sssIss}", "url", prov_url, "status", (json_int_t)res.status,
                              "response_sha256", res.body_sha256);
     if (prov && res.tls_peer_sha256[0])
         json_object_set_new(prov, "tls_peer_sha256", json_string(res.tls_peer_sha256));

@@ -17,6 +17,7 @@
 #include <openssl/x509.h>
 
 #include "common/proto.h"
+#include "common/utf8.h"
 
 #define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
 #define HEADERS_MAX 64
@@ -318,6 +319,11 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
     if (ve - vs >= sizeof value) ve = vs + sizeof value - 1;
     memcpy(value, data + vs, ve - vs);
     value[ve - vs] = 0;
+    size_t clean_len;
+    char *clean = utf8_sanitize(value, strlen(value), &clean_len); /* headers need not be UTF-8 */
+    if (!clean) return 0;
+    snprintf(value, sizeof value, "%s", clean);
+    free(clean);
     json_t *prev = json_object_get(x->headers, name);
     if (prev) { /* repeated header: join as HTTP does */
         char joined[8192 * 2 + 3];

@@ -135,7 +135,10 @@ static void converse(struct zclient *zc, const struct worker_handle *wh,
 {
     size_t log_bytes = 0;
     unsigned calls = 0;
+    /* a result may grow 3x when sanitised to UTF-8; a host call carries a fetch request
+     * (1 MiB body, 8 KiB URL, 64 KiB of headers) */
     size_t max_frame = (size_t)req->limits.max_output_bytes * 3 + 4096;
+    if (max_frame < HOST_CALL_FRAME_MAX) max_frame = HOST_CALL_FRAME_MAX;
     for (;;) {
         struct frame f;
         int rc = frame_recv(wh->fd, &f, max_frame, deadline);

@@ -24,6 +24,7 @@
 typedef int (*broker_fn)(void *arg, const uint8_t *call, size_t len, struct tlv_writer *reply);
 
 #define HOST_CALLS_MAX 256 /* per invocation */
+#define HOST_CALL_FRAME_MAX (2u << 20)
 
 struct invoke_request {
     int mode; /* JOB_MODE_INVOKE or JOB_MODE_CHECK */

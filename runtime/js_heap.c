@@ -8,13 +8,15 @@
 #include <sys/socket.h>
 #include <fcntl.h>
 
-#include <openssl/crypto.h>
-
 #include "common/frame.h"
 #include "common/log.h"
 #include "common/proto.h"
 #include "common/tlv.h"
 #include "common/utf8.h"
+#include "runtime/host_call.h"
+#include "runtime/js_args.h"
+#include "runtime/js_crypto.h"
+#include "runtime/js_fetch.h"
 
 /* The only globals a function sees. Everything else Duktape defines (Duktape, eval,
  * Function, CBOR, performance, ...) is deleted at heap construction. */
@@ -28,7 +30,7 @@ static const char *const allowed_globals[] = {
     "ArrayBuffer", "DataView", "Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array",
     "Uint16Array", "Int32Array", "Uint32Array", "Float32Array", "Float64Array",
     "TextEncoder", "TextDecoder",
-    "console", "secrets", /* host APIs, installed below */
+    "console", "secrets", "fetch", "crypto", /* host APIs, installed below */
 #ifdef FNBOX_TEST_HOOKS
     "__fnbox_test_syscall",
 #endif
@@ -36,14 +38,13 @@ static const char *const allowed_globals[] = {
 
 static js_log_sink log_sink;
 static void *log_sink_arg;
-static int host_fd = -1;
 
 #define SECRET_NAME_MAX 128
 #define SECRET_VALUE_MAX (64u * 1024u)
 
 void js_heap_set_host_fd(int fd)
 {
-    host_fd = fd;
+    host_call_set_fd(fd);
 }
 
 void js_heap_set_log_sink(js_log_sink sink, void *arg)
@@ -96,20 +97,11 @@ static duk_ret_t js_console_log(duk_context *ctx)
     return 0;
 }
 
-/* One host call: FRAME_CALL out, FRAME_REPLY in. A broken channel ends the worker: the
- * parent decides what that invocation's outcome is. */
-static void host_call(const struct tlv_writer *call, struct frame *reply)
-{
-    if (host_fd < 0 || frame_send(host_fd, FRAME_CALL, call->buf, call->len) != 0 ||
-        frame_recv(host_fd, reply, SECRET_VALUE_MAX + 4096, -1) != 0 || reply->type != FRAME_REPLY)
-        _exit(WORKER_EXIT_PROTOCOL);
-}
-
 /* secrets.get(name): the value of a secret granted to this function, or a catchable Error
  * (the same one whether the secret is not granted or does not exist). */
 static duk_ret_t js_secrets_get(duk_context *ctx)
 {
-    if (duk_get_top(ctx) < 1 || !duk_is_string(ctx, 0))
+    if (!js_is_text(ctx, 0))
         return duk_error(ctx, DUK_ERR_TYPE_ERROR, "secrets.get(name): name must be a string");
     duk_size_t n;
     const char *name = duk_get_lstring(ctx, 0, &n);
@@ -119,37 +111,26 @@ static duk_ret_t js_secrets_get(duk_context *ctx)
     if (tlv_put_str(&w, CALL_OP, CALL_OP_SECRETS_GET) || tlv_put(&w, CALL_NAME, name, n))
         _exit(WORKER_EXIT_NOMEM);
     struct frame reply;
-    host_call(&w, &reply);
+    int rc = host_call(&w, &reply, SECRET_VALUE_MAX + 4096);
     tlv_writer_free(&w);
+    if (rc) return duk_error(ctx, DUK_ERR_ERROR, "secrets are not available here");
 
-    struct tlv_reader r = {.p = reply.data, .left = reply.len};
-    uint16_t tag;
-    const uint8_t *d, *value = NULL, *msg = NULL;
-    size_t len, value_len = 0, msg_len = 0;
-    uint64_t ok = 0;
-    int rc;
-    while ((rc = tlv_next(&r, &tag, &d, &len)) == 1) {
-        if (tag == REPLY_OK && tlv_get_u64(d, len, &ok)) rc = -1;
-        else if (tag == REPLY_VALUE) value = d, value_len = len;
-        else if (tag == REPLY_ERROR) msg = d, msg_len = len;
-        if (rc < 0) break;
-    }
-    if (rc < 0 || (ok && !value)) _exit(WORKER_EXIT_PROTOCOL);
+    struct host_reply r;
+    if (host_reply_parse(&reply, &r) != 0 || (r.ok && !r.value.p)) _exit(WORKER_EXIT_PROTOCOL);
     /* Only valid UTF-8 enters the heap: raw bytes could start with 0x82 or 0xFF and so
      * forge one of Duktape's hidden property keys. */
-    const uint8_t *text = ok ? value : msg;
-    size_t text_len = ok ? value_len : msg_len;
-    if (!text) text = (const uint8_t *)"secret not available", text_len = 20;
+    const struct host_bytes *text = r.ok ? &r.value : &r.error;
+    static const char fallback[] = "secret not available";
     size_t clean_len;
-    char *clean = utf8_sanitize((const char *)text, text_len, &clean_len);
+    char *clean = text->p ? utf8_sanitize((const char *)text->p, text->len, &clean_len)
+                          : utf8_sanitize(fallback, sizeof fallback - 1, &clean_len);
+    host_reply_wipe(&reply);
     if (!clean) _exit(WORKER_EXIT_NOMEM);
-    duk_push_lstring(ctx, clean, clean_len);
-    OPENSSL_cleanse(clean, clean_len);
-    free(clean);
-    OPENSSL_cleanse(reply.data, reply.len); /* the value now lives only in the JS heap */
-    frame_free(&reply);
-    if (ok) return 1;
-    return duk_error(ctx, DUK_ERR_ERROR, "%s", duk_get_string(ctx, -1));
+    rc = js_push_lstring_safe(ctx, clean, clean_len);
+    js_wipe_free(clean, clean_len); /* the value now lives only in the JS heap */
+    if (rc) return duk_throw(ctx); /* out of memory */
+    if (!r.ok) return duk_error(ctx, DUK_ERR_ERROR, "%s", duk_get_string(ctx, -1));
+    return 1;
 }
 
 #ifdef FNBOX_TEST_HOOKS
@@ -231,6 +212,8 @@ static duk_ret_t install_host_apis(duk_context *ctx, void *udata)
     duk_put_prop_string(ctx, -2, "get");
     duk_freeze(ctx, -1); /* a function cannot swap secrets.get for its own */
     duk_put_prop_string(ctx, -2, "secrets");
+    js_fetch_install(ctx, -1);
+    js_crypto_install(ctx, -1);
 #ifdef FNBOX_TEST_HOOKS
     duk_push_c_function(ctx, js_test_syscall, 1);
     duk_put_prop_string(ctx, -2, "__fnbox_test_syscall");

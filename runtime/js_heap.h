@@ -3,7 +3,8 @@
  * js_heap_create builds a heap with the capped allocator, keeps only the globals named in
  * the allowlist (runtime/js_heap.c: allowed_globals[]), removes the Function constructor
  * also where it is reachable through .constructor, and installs the host APIs (console,
- * secrets; the fetch issue adds fetch). It runs nothing of the user's.
+ * secrets, fetch, crypto). It runs nothing of the user's. crypto needs js_crypto_init
+ * (runtime/js_crypto.h) to have run first, before any seccomp filter.
  * Host APIs reach the worker's parent through the sink set with js_heap_set_log_sink. */
 #ifndef FNBOX_JS_HEAP_H
 #define FNBOX_JS_HEAP_H

@@ -62,6 +62,6 @@ double fnbox_js_random_double(void *udata);
 double fnbox_js_random_double(void *udata)
 {
     (void)udata;
-    if (!seeded) return NAN;
+    if (!seeded) return 0.0; /* never in a worker; visible (always 0), and safe for sort() */
     return (double)(next() >> 11) * 0x1.0p-53; /* 53 random bits in [0, 1) */
 }

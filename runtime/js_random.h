@@ -1,7 +1,7 @@
 /* Math.random for Duktape (wired in by duk_overrides.h): xoshiro256** seeded per process.
  * js_random_seed must be called in every worker after fork, before user code runs;
- * until then the generator refuses to be used (returns NaN), so a missed reseed is visible
- * rather than silently shared. */
+ * until then it returns 0 every time, so a missed reseed is visible rather than silently
+ * shared (not NaN: Duktape's sort() draws pivots from it). */
 #ifndef FNBOX_JS_RANDOM_H
 #define FNBOX_JS_RANDOM_H
 

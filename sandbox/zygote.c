@@ -21,6 +21,7 @@
 #include "common/frame.h"
 #include "common/log.h"
 #include "common/proto.h"
+#include "runtime/js_crypto.h"
 #include "runtime/js_heap.h"
 #include "runtime/js_random.h"
 #include "runtime/worker.h"
@@ -285,6 +286,7 @@ static int zygote_init(struct zygote_state *zs)
     /* jansson seeds its hash function from /dev/urandom on first use; do it now, while
      * files may still be opened, not in a worker under its filter */
     json_object_seed(0);
+    if ((rc = js_crypto_init())) return rc; /* OpenSSL's lazy set-up, before any filter */
     /* Local-time Date methods call localtime_r, which would open /etc/localtime in the worker
      * (forbidden). Fix the zone to UTC and load it now, once. */
     if (setenv("TZ", "UTC0", 1) != 0) return -errno;
