@@ -13,6 +13,7 @@
 #include "common/proto.h"
 #include "common/tlv.h"
 #include "common/utf8.h"
+#include "runtime/test_syscalls.h"
 #include "runtime/host_call.h"
 #include "runtime/js_args.h"
 #include "runtime/js_crypto.h"
@@ -139,11 +140,8 @@ static duk_ret_t js_secrets_get(duk_context *ctx)
 static duk_ret_t js_test_syscall(duk_context *ctx)
 {
     const char *name = duk_require_string(ctx, 0);
-    long r = -1;
-    if (strcmp(name, "socket") == 0) r = syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
-    else if (strcmp(name, "openat") == 0) r = syscall(SYS_openat, AT_FDCWD, "/etc/passwd", O_RDONLY);
-    else if (strcmp(name, "getpid") == 0) r = syscall(SYS_getpid);
-    else return duk_error(ctx, DUK_ERR_TYPE_ERROR, "unknown test syscall");
+    long r;
+    if (test_syscall_run(name, &r) != 0) return duk_error(ctx, DUK_ERR_TYPE_ERROR, "unknown test syscall");
     duk_push_number(ctx, (double)r);
     return 1;
 }

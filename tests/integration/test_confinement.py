@@ -1,0 +1,157 @@
+"""Confinement, attacked and inspected.
+
+- Every forbidden system call, made raw from inside a worker confined exactly as in
+  production (fnboxd-testhooks adds only the JS function that makes the call), ends the
+  worker with SIGSYS -> 500 sandbox_violation; the allowed control group comes back.
+- Idle pre-forked workers, inspected from outside through /proc, hold exactly the socket
+  (fd 3), run under the filter with no_new_privs, no capabilities (bounding set included),
+  the worker uid, and the rlimits.
+- 10,000 invocations leave no zombie and no leaked descriptor in fnboxd.
+"""
+
+import concurrent.futures
+import os
+import time
+
+import pytest
+
+from conftest import start_daemon, unique
+
+FORBIDDEN = [
+    "socket", "socket_unix", "connect", "open", "openat", "openat2", "execve", "execveat",
+    "fork", "vfork", "clone", "clone3", "ptrace", "bpf", "userfaultfd", "perf_event_open",
+    "keyctl", "io_uring_setup", "mount", "unshare", "setns", "kill", "setuid", "prctl",
+    "seccomp", "getpid",
+    "read_stdin", "write_stderr", "write_fd3_high_bits",      # read/write only on fd 3
+    "ioctl", "ioctl_tiocsti",                                  # no ioctl at all, high bits or not
+    "mmap_exec", "mprotect_exec",                              # never executable memory
+    "x32_getpid", "x32_socket",                                # the x32 ABI
+    "int80_getpid", "int80_socketcall",                        # the i386 entry point
+]
+ALLOWED = {"getrandom": 16, "clock_gettime": 0, "mmap_rw": 1}
+
+
+@pytest.fixture(scope="module")
+def hooked(tmp_path_factory):
+    d = start_daemon(tmp_path_factory.mktemp("hooked"), binary_name="fnboxd-testhooks")
+    d.deploy_ok("sc", "function main(i) { return __fnbox_test_syscall(i.name); }\n", d.admin)
+    yield d
+    d.stop()
+
+
+@pytest.mark.parametrize("name", FORBIDDEN)
+def test_forbidden_syscall_kills_the_worker(hooked, name):
+    r = hooked.invoke("sc", hooked.admin, input={"name": name})
+    assert r.status_code == 500, r.text
+    assert r.json()["error"]["code"] == "sandbox_violation", r.text
+    hooked.assert_serving()
+
+
+@pytest.mark.parametrize("name,value", sorted(ALLOWED.items()))
+def test_allowed_syscalls_still_work(hooked, name, value):
+    r = hooked.invoke("sc", hooked.admin, input={"name": name})
+    assert r.status_code == 200, r.text
+    assert r.json()["result"] == value
+
+
+def _children(pid):
+    out = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                s = f.read()
+            if int(s[s.rfind(")") + 2:].split()[1]) == pid:
+                out.append(int(p))
+        except (OSError, ValueError):
+            pass
+    return out
+
+
+def _status(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+
+
+def _limits(pid):
+    out = {}
+    with open(f"/proc/{pid}/limits") as f:
+        for line in f.readlines()[1:]:
+            name = line[:26].strip()
+            soft, hard = line[26:47].strip(), line[47:68].strip()
+            out[name] = (soft, hard)
+    return out
+
+
+def _zygote(d):
+    zs = [p for p in _children(d.proc.pid) if open(f"/proc/{p}/comm").read().strip() == "fnbox-zygote"]
+    assert len(zs) == 1, zs
+    return zs[0]
+
+
+def _idle_workers(d, want=1, timeout=5):
+    z = _zygote(d)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ws = _children(z)
+        if len(ws) >= want:
+            return ws
+        time.sleep(0.05)
+    pytest.fail("no idle pre-forked worker appeared")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="reading another uid's /proc entries needs root")
+def test_idle_worker_is_confined_before_it_sees_code(daemon, dev):
+    token, _ = dev
+    name = unique("warm")
+    daemon.deploy_ok(name, "function main() { return 1; }\n", token)
+    assert daemon.invoke(name, token).status_code == 200  # sets the pool's limits class
+    for pid in _idle_workers(daemon):
+        assert sorted(os.listdir(f"/proc/{pid}/fd")) == ["3"]  # the socket, nothing else
+        st = _status(pid)
+        assert st["Seccomp"].strip() == "2"  # filter mode
+        assert st["NoNewPrivs"].strip() == "1"
+        for cap in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+            assert int(st[cap].strip(), 16) == 0, (cap, st[cap])
+        assert st["Uid"].split() == ["65534"] * 4 and st["Gid"].split() == ["65534"] * 4
+        assert st["Groups"].strip() == ""
+        lim = _limits(pid)
+        assert lim["Max core file size"] == ("0", "0")
+        assert lim["Max file size"] == ("0", "0")
+        assert lim["Max open files"] == ("4", "4")
+        assert lim["Max processes"] == ("0", "0")
+        assert lim["Max cpu time"] == ("5", "6")  # default timeout_ms 5000 -> 5 s soft
+        assert lim["Max address space"][0] != "unlimited"
+
+
+def test_ten_thousand_invocations_leave_no_zombie_or_leaked_fd(daemon, dev):
+    token, _ = dev
+    name = unique("many")
+    daemon.deploy_ok(name, "function main(i) { return i; }\n", token)
+    assert daemon.invoke(name, token, input=0).status_code == 200
+    fds_before = len(os.listdir(f"/proc/{daemon.proc.pid}/fd"))
+    import requests
+    sessions = [requests.Session() for _ in range(8)]
+
+    def run(k):
+        s = sessions[k % 8]
+        ok = 0
+        for i in range(1250):
+            r = s.post(daemon.url(f"/v1/functions/{name}/invoke"), data=str(i),
+                       headers={"Authorization": f"Bearer {token}"}, timeout=30)
+            ok += r.status_code == 200
+        return ok
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        assert sum(pool.map(run, range(8))) == 10000
+    for s in sessions:
+        s.close()
+    time.sleep(0.5)
+    z = _zygote(daemon)
+    kids = _children(z)
+    assert len(kids) <= 2, kids  # only the idle pool (--prefork 2)
+    for pid in kids:
+        assert _status(pid)["State"][0] != "Z", "zombie worker"
+    fds_after = len(os.listdir(f"/proc/{daemon.proc.pid}/fd"))
+    assert fds_after <= fds_before + 2, (fds_before, fds_after)
+    daemon.assert_serving()
