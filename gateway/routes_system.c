@@ -14,11 +14,12 @@ void h_readyz(struct request *r, char *p[MAX_PARAMS])
     const struct zyg_hello *h = &r->app->zygote.hello;
     int alive = zclient_alive(r->app->zc);
     json_t *conf = json_pack(
-        "{sbsbsbsbsbsbsbsbsbso}", "seccomp", h->seccomp, "no_new_privs", h->no_new_privs,
+        "{sbsbsbsbsbsbsbsbsbsosb}", "seccomp", h->seccomp, "no_new_privs", h->no_new_privs,
         "caps_dropped", 1, "bounding_set_dropped", h->bounding_dropped, "uid_switch",
         h->uid_switch, "user_namespace", h->user_ns, "net_namespace", h->net_ns, "ipc_namespace",
         h->ipc_ns, "rlimits", 1, "worker_uid",
-        h->uid_switch ? json_integer(h->worker_uid) : json_null());
+        h->uid_switch ? json_integer(h->worker_uid) : json_null(), "zygote_seccomp",
+        h->zygote_seccomp);
     http_reply_json(r, alive ? 200 : 503,
                     json_pack("{sssosI}", "status", alive ? "ready" : "zygote_down", "confinement",
                               conf, "max_workers", (json_int_t)r->app->cfg.max_workers));

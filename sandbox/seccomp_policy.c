@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <linux/seccomp.h>
@@ -118,4 +119,77 @@ int seccomp_policy_apply(const struct sock_fprog *prog)
 {
     if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prog, 0, 0) < 0) return -errno;
     return 0;
+}
+
+/* The zygote's policy. Its own loop, then what a freshly forked child does before it loads
+ * the worker filter on top of this one (filters stack: a child is bound by both). */
+static const struct {
+    const char *name;
+    const char *why;
+} zygote_allowed[] = {
+    {"poll", "wait for requests and SIGCHLD"},
+    {"read", "signalfd; a worker's job (fd 3)"},
+    {"write", "a worker's answers (fd 3)"},
+    {"recvfrom", "requests from fnboxd"},
+    {"recvmsg", "requests from fnboxd"},
+    {"sendmsg", "worker sockets to fnboxd (SCM_RIGHTS)"},
+    {"sendto", "hello to fnboxd"},
+    {"close", "descriptors handed over"},
+    {"clone", "fork a worker (_Fork)"},
+    {"wait4", "reap workers"},
+    {"kill", "end a worker whose deadline passed"},
+    {"futex", "libc internals"},
+    {"brk", "malloc"},
+    {"mmap", "malloc"},
+    {"munmap", "malloc"},
+    {"mremap", "realloc"},
+    {"madvise", "malloc trimming"},
+    {"mprotect", "malloc arenas"},
+    {"clock_gettime", "refill back-off; Date.now"},
+    {"clock_getres", "clocks"},
+    {"gettimeofday", "clocks"},
+    {"getrandom", "per-worker Math.random seed; crypto.randomBytes"},
+    {"getpid", "libc"},
+    {"getppid", "a child checks its parent is alive"},
+    {"set_robust_list", "a child's libc start after fork"},
+    {"rt_sigprocmask", "a child unblocks signals"},
+    {"rt_sigreturn", "signal return"},
+    {"restart_syscall", "an interrupted poll"},
+    {"setsid", "a worker leaves the session"},
+    {"dup2", "the worker socket to fd 3"},
+    {"dup3", "the worker socket to fd 3"},
+    {"fcntl", "fd 3 without close-on-exec"},
+    {"close_range", "a worker closes everything but fd 3"},
+    {"prlimit64", "a worker's rlimits"},
+    {"setgroups", "a worker's identity"},
+    {"setresgid", "a worker's identity"},
+    {"setresuid", "a worker's identity"},
+    {"capset", "a worker drops every capability"},
+    {"capget", "libc capability helpers"},
+    {"prctl", "no_new_privs, dumpable, pdeathsig, bounding set, the worker filter"},
+    {"exit", "end"},
+    {"exit_group", "end"},
+};
+
+int seccomp_policy_load_zygote(void)
+{
+    scmp_filter_ctx sc = seccomp_init(SCMP_ACT_KILL_PROCESS);
+    if (!sc) return -ENOMEM;
+    int rc = seccomp_attr_set(sc, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+    for (size_t i = 0; !rc && i < sizeof zygote_allowed / sizeof *zygote_allowed; i++) {
+        int nr = seccomp_syscall_resolve_name(zygote_allowed[i].name);
+        if (nr == __NR_SCMP_ERROR) {
+            LOG_E("unknown syscall in the zygote policy: %s", zygote_allowed[i].name);
+            rc = -EINVAL;
+            break;
+        }
+        rc = seccomp_rule_add(sc, SCMP_ACT_ALLOW, nr, 0);
+    }
+    /* socketpair, but only of local sockets: no network from the zygote */
+    if (!rc)
+        rc = seccomp_rule_add(sc, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,
+                              SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)AF_UNIX));
+    if (!rc) rc = seccomp_load(sc); /* libseccomp sets no_new_privs first */
+    seccomp_release(sc);
+    return rc;
 }

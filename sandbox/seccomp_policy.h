@@ -10,10 +10,16 @@
 #include <linux/filter.h>
 
 /* A version string that changes whenever the table changes (part of the measurement). */
-#define SECCOMP_POLICY_VERSION "worker-1"
+#define SECCOMP_POLICY_VERSION "worker-1;zygote-1"
 
 int seccomp_policy_build(int sock_fd, struct sock_fprog *out);
 void seccomp_policy_free(struct sock_fprog *prog);
 int seccomp_policy_apply(const struct sock_fprog *prog);
+
+/* The zygote's own, looser filter, loaded once at the end of its start-up: it may fork,
+ * pass descriptors and reap, and allows what a child needs before its worker filter is on
+ * (rlimits, identity, capabilities, prctl), but it can no longer open a file, create a
+ * network socket (socketpair of AF_UNIX only), exec, trace or mount. Sets no_new_privs. */
+int seccomp_policy_load_zygote(void);
 
 #endif

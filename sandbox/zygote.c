@@ -302,6 +302,12 @@ static int zygote_init(struct zygote_state *zs)
     zs->hello.uid_switch = (uint8_t)zs->cfg->switch_uid;
     zs->hello.worker_uid = zs->cfg->switch_uid ? zs->cfg->worker_uid : geteuid();
     zs->hello.baseline_vm = vm_size_bytes();
+    /* last: from here the zygote can fork, pass descriptors and reap, nothing more */
+    if ((rc = seccomp_policy_load_zygote())) {
+        LOG_E("cannot load the zygote's seccomp filter: %s", strerror(-rc));
+        return rc;
+    }
+    zs->hello.zygote_seccomp = 1;
     return 0;
 }
 

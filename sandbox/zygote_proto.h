@@ -31,7 +31,8 @@ struct zyg_message {
 
 struct zyg_hello {
     uint32_t op;
-    uint8_t seccomp, no_new_privs, uid_switch, user_ns, net_ns, ipc_ns, bounding_dropped, pad;
+    uint8_t seccomp, no_new_privs, uid_switch, user_ns, net_ns, ipc_ns, bounding_dropped,
+        zygote_seccomp;
     uint32_t worker_uid;
     uint64_t baseline_vm;
 };

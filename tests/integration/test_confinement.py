@@ -155,3 +155,12 @@ def test_ten_thousand_invocations_leave_no_zombie_or_leaked_fd(daemon, dev):
     fds_after = len(os.listdir(f"/proc/{daemon.proc.pid}/fd"))
     assert fds_after <= fds_before + 2, (fds_before, fds_after)
     daemon.assert_serving()
+
+
+def test_zygote_runs_under_its_own_filter(daemon):
+    z = _zygote(daemon)
+    assert _status(z)["Seccomp"].strip() == "2"
+    assert _status(z)["NoNewPrivs"].strip() == "1"
+    assert daemon.api("GET", "/readyz").json()["confinement"]["zygote_seccomp"] is True
+    # the gateway itself is not under a filter (it opens the database, sockets, files)
+    assert _status(daemon.proc.pid)["Seccomp"].strip() == "0"
