@@ -47,27 +47,19 @@ static int message(int64_t seq, const char *hash, int64_t when, char *out, size_
     return n > 0 && (size_t)n < cap ? n : -1;
 }
 
-static int write_file(const char *dir, const char *text)
+static int write_file(int dir_fd, const char *text)
 {
-    char path[PATH_MAX + 32], tmp[PATH_MAX + 40];
-    snprintf(path, sizeof path, "%s/audit.checkpoint", dir);
-    snprintf(tmp, sizeof tmp, "%s/audit.checkpoint.tmp", dir);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    static const char tmp[] = "audit.checkpoint.tmp", path[] = "audit.checkpoint";
+    int fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) return -errno;
     size_t n = strlen(text);
     int rc = (write(fd, text, n) == (ssize_t)n && write(fd, "\n", 1) == 1 && fsync(fd) == 0)
                  ? 0
                  : -errno;
     if (close(fd) < 0 && !rc) rc = -errno;
-    if (!rc && rename(tmp, path) < 0) rc = -errno;
-    if (!rc) {
-        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            if (fsync(dfd) < 0) rc = -errno;
-            close(dfd);
-        }
-    }
-    if (rc) unlink(tmp);
+    if (!rc && renameat(dir_fd, tmp, dir_fd, path) < 0) rc = -errno;
+    if (!rc && fsync(dir_fd) < 0) rc = -errno;
+    if (rc) unlinkat(dir_fd, tmp, 0);
     return rc;
 }
 
@@ -120,7 +112,7 @@ int checkpoint_now(struct app *app, json_t **out)
         cp = json_pack("{sIsssIssss}", "seq", (json_int_t)seq, "hash", hash, "time",
                        (json_int_t)when, "signature", sig_hex, "public_key", pub_hex);
         char *text = cp ? json_dumps(cp, JSON_COMPACT) : NULL;
-        rc = text ? write_file(app->cfg.data_dir, text) : -ENOMEM;
+        rc = text ? write_file(app->data_fd, text) : -ENOMEM;
         free(text);
     }
     if (!rc) {

@@ -26,6 +26,8 @@ static const struct flag flags[] = {
      "data directory (database, admin.token); created on first start"},
     {"worker-uid", K_LONG, OFF(worker_uid), 0, 1, 4294967294L, "65534",
      "uid (and its group) workers run as when fnboxd starts as root"},
+    {"gateway-uid", K_LONG, OFF(gateway_uid), 0, 1, 4294967294L, "65533",
+     "uid (and its group) fnboxd itself switches to after start-up when started as root"},
     {"max-timeout-ms", K_I64, OFF(max.timeout_ms), 0, 100, 600000, "30000",
      "largest timeout_ms a function may ask for"},
     {"max-memory-mb", K_I64, OFF(max.memory_mb), 0, 1, 4096, "256",

@@ -17,6 +17,7 @@ struct config {
     char listen[128];
     char data_dir[PATH_MAX];
     long worker_uid;
+    long gateway_uid;
     struct fn_limits max; /* operator maxima for function limits */
     long max_workers, prefork, queue, threads, per_ip_connections, connection_timeout;
     long max_body_bytes;

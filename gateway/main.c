@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <pthread.h>
 #include <time.h>
@@ -42,7 +45,7 @@ static int mkdir_p(const char *path, mode_t mode)
 /* The data directory holds the database, the admin token and the sealing root: it must be
  * ours alone. A directory someone else prepared (or can write to) could hold a database
  * with their admin token in it. */
-static int check_data_dir(const char *dir)
+static int check_data_dir(const char *dir, long gateway_uid)
 {
     struct stat st;
     if (lstat(dir, &st) < 0) return -errno;
@@ -50,7 +53,8 @@ static int check_data_dir(const char *dir)
         LOG_E("data directory %s is not a directory (or is a symlink)", dir);
         return -ENOTDIR;
     }
-    if (st.st_uid != geteuid() || (st.st_mode & 022)) {
+    int ours = st.st_uid == geteuid() || (geteuid() == 0 && st.st_uid == (uid_t)gateway_uid);
+    if (!ours || (st.st_mode & 022)) {
         LOG_E("data directory %s must be owned by uid %u and not writable by group or others "
               "(it is uid %u, mode %03o)",
               dir, (unsigned)geteuid(), (unsigned)st.st_uid, (unsigned)(st.st_mode & 0777));
@@ -126,6 +130,47 @@ static int open_keyring(struct app *app)
     return 0;
 }
 
+/* Started as root, the gateway runs on as --gateway-uid (not the workers' uid), with no
+ * supplementary groups, no capabilities and not dumpable (it holds the keys). The data
+ * directory and the database files become that user's; the sealing root and admin token
+ * stay root's (the gateway needs neither after start-up). */
+static int drop_privileges(struct app *app)
+{
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) PLOG_W("prctl(PR_SET_DUMPABLE)");
+    if (geteuid() != 0) return 0;
+    uid_t uid = (uid_t)app->cfg.gateway_uid;
+    gid_t gid = (gid_t)app->cfg.gateway_uid;
+    struct passwd *pw = getpwuid(uid);
+    if (pw) gid = pw->pw_gid;
+    if (uid == (uid_t)app->cfg.worker_uid) {
+        LOG_E("--gateway-uid must differ from --worker-uid (workers must not share its identity)");
+        return -EINVAL;
+    }
+    static const char *const owned[] = {"", "/fnbox.db", "/fnbox.db-wal", "/fnbox.db-shm",
+                                        "/audit.checkpoint"};
+    for (size_t i = 0; i < sizeof owned / sizeof *owned; i++) {
+        char path[PATH_MAX + 32];
+        snprintf(path, sizeof path, "%s%s", app->cfg.data_dir, owned[i]);
+        if (lchown(path, uid, gid) < 0 && errno != ENOENT) {
+            PLOG_E("chown %s", path);
+            return -errno;
+        }
+    }
+    for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) {
+            PLOG_E("prctl(PR_CAPBSET_DROP)");
+            return -errno;
+        }
+    if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) {
+        PLOG_E("cannot switch the gateway to uid %u", (unsigned)uid);
+        return -errno;
+    }
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) PLOG_W("prctl(PR_SET_DUMPABLE)");
+    LOG_I("gateway runs as uid %u gid %u (the zygote keeps root to set worker identities)",
+          (unsigned)uid, (unsigned)gid);
+    return 0;
+}
+
 static int worker_identity(const struct config *cfg, struct zygote_config *zc)
 {
     zc->switch_uid = geteuid() == 0;
@@ -155,11 +200,17 @@ int main(int argc, char **argv)
         LOG_E("cannot create data directory %s: %s", app.cfg.data_dir, strerror(-rc));
         return 1;
     }
-    if (check_data_dir(app.cfg.data_dir)) return 1;
+    if (check_data_dir(app.cfg.data_dir, app.cfg.gateway_uid)) return 1;
     struct zygote_config zcfg;
     if (worker_identity(&app.cfg, &zcfg)) return 2;
     if ((rc = zygote_start(&zcfg, &app.zygote))) {
         LOG_E("cannot start the zygote: %s", strerror(-rc));
+        return 1;
+    }
+    app.data_fd = open(app.cfg.data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (app.data_fd < 0) {
+        PLOG_E("cannot open the data directory %s", app.cfg.data_dir);
+        kill(app.zygote.pid, SIGKILL);
         return 1;
     }
 
@@ -175,11 +226,6 @@ int main(int argc, char **argv)
     struct MHD_Daemon *httpd = NULL;
     char db[PATH_MAX + 16];
     snprintf(db, sizeof db, "%s/fnbox.db", app.cfg.data_dir);
-    app.zc = zclient_create(&app.zygote, (int)app.cfg.max_workers);
-    if (!app.zc) {
-        LOG_E("cannot start the zygote client");
-        goto out;
-    }
     char err[256];
     app.egress.allow = app.cfg.egress_allow;
     app.egress.n_allow = app.cfg.n_egress_allow;
@@ -205,6 +251,15 @@ int main(int argc, char **argv)
     }
     if ((rc = bootstrap_admin(&app))) {
         LOG_E("cannot create the admin token: %s", strerror(-rc));
+        goto out;
+    }
+    /* Everything that needs root is done: the zygote (which keeps root to set workers'
+     * identities) is forked, the database is open, the keys are loaded. No thread exists yet,
+     * so the identity and the bounding set change for the whole process. */
+    if (drop_privileges(&app)) goto out;
+    app.zc = zclient_create(&app.zygote, (int)app.cfg.max_workers);
+    if (!app.zc) {
+        LOG_E("cannot start the zygote client");
         goto out;
     }
     app.ex = executor_create((int)app.cfg.max_workers, (int)app.cfg.queue);

@@ -1,5 +1,6 @@
 /* Open routes: liveness, readiness (with the active confinement), Prometheus metrics. */
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "gateway/handlers.h"
 #include "gateway/metrics.h"
@@ -20,6 +21,8 @@ void h_readyz(struct request *r, char *p[MAX_PARAMS])
         h->ipc_ns, "rlimits", 1, "worker_uid",
         h->uid_switch ? json_integer(h->worker_uid) : json_null(), "zygote_seccomp",
         h->zygote_seccomp);
+    if (conf) json_object_set_new(conf, "uts_namespace", json_boolean(h->uts_ns));
+    if (conf) json_object_set_new(conf, "gateway_uid", json_integer((json_int_t)geteuid()));
     http_reply_json(r, alive ? 200 : 503,
                     json_pack("{sssosI}", "status", alive ? "ready" : "zygote_down", "confinement",
                               conf, "max_workers", (json_int_t)r->app->cfg.max_workers));

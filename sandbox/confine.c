@@ -48,6 +48,9 @@ static int set_rlimits(const struct worker_limits *l)
     STEP(set_limit(RLIMIT_MEMLOCK, 0, 0));
     STEP(set_limit(RLIMIT_MSGQUEUE, 0, 0));
     STEP(set_limit(RLIMIT_LOCKS, 0, 0));
+    /* Duktape bounds its own C recursion (RangeError well before this); 8 MiB is the stack
+     * that bound was sized for, and a hard limit keeps a compromised engine from raising it */
+    STEP(set_limit(RLIMIT_STACK, 8u << 20, 8u << 20));
     return 0;
 }
 

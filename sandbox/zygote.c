@@ -120,6 +120,7 @@ static void enter_namespaces(struct zygote_state *zs)
     }
     zs->hello.net_ns = unshare(CLONE_NEWNET) == 0;
     zs->hello.ipc_ns = unshare(CLONE_NEWIPC) == 0;
+    zs->hello.uts_ns = unshare(CLONE_NEWUTS) == 0;
 }
 
 static uint64_t vm_size_bytes(void)

@@ -164,3 +164,22 @@ def test_zygote_runs_under_its_own_filter(daemon):
     assert daemon.api("GET", "/readyz").json()["confinement"]["zygote_seccomp"] is True
     # the gateway itself is not under a filter (it opens the database, sockets, files)
     assert _status(daemon.proc.pid)["Seccomp"].strip() == "0"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the privilege drop happens only when started as root")
+def test_started_as_root_only_the_zygote_keeps_root(daemon):
+    gw = _status(daemon.proc.pid)
+    assert gw["Uid"].split() == ["65533"] * 4, gw["Uid"]  # --gateway-uid default
+    assert int(gw["CapEff"].strip(), 16) == 0 and int(gw["CapBnd"].strip(), 16) == 0
+    assert gw["Groups"].strip() == ""
+    z = _status(_zygote(daemon))
+    assert z["Uid"].split()[1] == "0"  # it sets worker identities
+    ready = daemon.api("GET", "/readyz").json()["confinement"]
+    assert ready["gateway_uid"] == 65533 and ready["worker_uid"] == 65534
+    st = os.stat(daemon.data)
+    assert st.st_uid == 65533 and st.st_mode & 0o777 == 0o700
+    # what the gateway never needs again stays root's
+    for f in ("sealing.root", "admin.token"):
+        s = os.stat(os.path.join(daemon.data, f))
+        assert s.st_uid == 0 and s.st_mode & 0o777 == 0o600, f
+    daemon.assert_serving()
