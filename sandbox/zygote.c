@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <linux/capability.h>
 #include <sys/signalfd.h>
@@ -121,6 +122,26 @@ static void enter_namespaces(struct zygote_state *zs)
     zs->hello.net_ns = unshare(CLONE_NEWNET) == 0;
     zs->hello.ipc_ns = unshare(CLONE_NEWIPC) == 0;
     zs->hello.uts_ns = unshare(CLONE_NEWUTS) == 0;
+}
+
+/* No filesystem view: in a private mount namespace, an empty read-only tmpfs becomes the
+ * root. The zygote needs no file after start-up, and workers could not open one anyway
+ * (seccomp); this takes the files away even from a process that escaped the filter.
+ * Returns 1 when done, 0 when the kernel refused a step (reported in /readyz). */
+static int hide_filesystem(void)
+{
+    static const char *const mountpoints[] = {"/mnt", "/tmp", "/var/tmp"};
+    if (unshare(CLONE_NEWNS) != 0) return 0;
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) return 0;
+    for (size_t i = 0; i < sizeof mountpoints / sizeof *mountpoints; i++) {
+        const char *m = mountpoints[i];
+        if (mount("fnbox-empty", m, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY,
+                  "size=4k,mode=0555") != 0)
+            continue;
+        if (chdir(m) == 0 && chroot(".") == 0 && chdir("/") == 0) return 1;
+        return 0;
+    }
+    return 0;
 }
 
 static uint64_t vm_size_bytes(void)
@@ -303,6 +324,7 @@ static int zygote_init(struct zygote_state *zs)
     zs->hello.uid_switch = (uint8_t)zs->cfg->switch_uid;
     zs->hello.worker_uid = zs->cfg->switch_uid ? zs->cfg->worker_uid : geteuid();
     zs->hello.baseline_vm = vm_size_bytes();
+    zs->hello.fs_hidden = (uint8_t)hide_filesystem();
     /* last: from here the zygote can fork, pass descriptors and reap, nothing more */
     if ((rc = seccomp_policy_load_zygote())) {
         LOG_E("cannot load the zygote's seccomp filter: %s", strerror(-rc));

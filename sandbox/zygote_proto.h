@@ -33,7 +33,7 @@ struct zyg_hello {
     uint32_t op;
     uint8_t seccomp, no_new_privs, uid_switch, user_ns, net_ns, ipc_ns, bounding_dropped,
         zygote_seccomp;
-    uint8_t uts_ns, pad[3];
+    uint8_t uts_ns, fs_hidden, pad[2];
     uint32_t worker_uid;
     uint64_t baseline_vm;
 };

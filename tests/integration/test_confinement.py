@@ -183,3 +183,17 @@ def test_started_as_root_only_the_zygote_keeps_root(daemon):
         s = os.stat(os.path.join(daemon.data, f))
         assert s.st_uid == 0 and s.st_mode & 0o777 == 0o600, f
     daemon.assert_serving()
+
+
+def test_zygote_and_workers_see_no_filesystem(daemon, dev):
+    """A private mount namespace whose root is an empty read-only tmpfs."""
+    assert daemon.api("GET", "/readyz").json()["confinement"]["mount_namespace_empty_root"] is True
+    z = _zygote(daemon)
+    if os.geteuid() == 0:
+        assert os.listdir(f"/proc/{z}/root/") == []
+        for pid in _idle_workers(daemon):
+            assert os.listdir(f"/proc/{pid}/root/") == []
+    token, _ = dev
+    name = unique("fsv")
+    daemon.deploy_ok(name, "function main() { return new Date(0).getHours(); }\n", token)
+    assert daemon.invoke(name, token).json()["result"] == 0  # the zone was loaded before
