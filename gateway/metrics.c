@@ -104,6 +104,21 @@ void metrics_workers_busy(int delta)
     pthread_mutex_unlock(&mu);
 }
 
+static void render_histogram(FILE *f, const char *name, const char *help,
+                             const unsigned long long *counts, double sum,
+                             unsigned long long count)
+{
+    fprintf(f, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    unsigned long long cum = 0;
+    for (size_t b = 0; b < NBUCKETS; b++) {
+        cum += counts[b];
+        fprintf(f, "%s_bucket{le=\"%g\"} %llu\n", name, buckets[b], cum);
+    }
+    cum += counts[NBUCKETS];
+    fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name, cum, name,
+            sum, name, count);
+}
+
 char *metrics_render(long queue_depth, size_t *len)
 {
     char *buf = NULL;
@@ -120,17 +135,8 @@ char *metrics_render(long queue_depth, size_t *len)
                 fprintf(f, "fnbox_invocations_total{function=\"%s\",outcome=\"%s\"} %llu\n",
                         c->name, outcome_code((enum outcome)o), c->by_outcome[o]);
     }
-    fputs("# HELP fnbox_invocation_duration_seconds Wall time of invocations.\n"
-          "# TYPE fnbox_invocation_duration_seconds histogram\n", f);
-    unsigned long long cum = 0;
-    for (size_t b = 0; b < NBUCKETS; b++) {
-        cum += hist[b];
-        fprintf(f, "fnbox_invocation_duration_seconds_bucket{le=\"%g\"} %llu\n", buckets[b], cum);
-    }
-    cum += hist[NBUCKETS];
-    fprintf(f, "fnbox_invocation_duration_seconds_bucket{le=\"+Inf\"} %llu\n", cum);
-    fprintf(f, "fnbox_invocation_duration_seconds_sum %.6f\n", hist_sum);
-    fprintf(f, "fnbox_invocation_duration_seconds_count %llu\n", hist_count);
+    render_histogram(f, "fnbox_invocation_duration_seconds", "Wall time of invocations.", hist,
+                     hist_sum, hist_count);
     fputs("# HELP fnbox_fetches_total fetch() calls by host and outcome.\n"
           "# TYPE fnbox_fetches_total counter\n", f);
     for (size_t i = 0; i < nfetches; i++)
@@ -139,17 +145,8 @@ char *metrics_render(long queue_depth, size_t *len)
     fprintf(f, "# HELP fnbox_fetch_response_bytes_total Response bytes fetched.\n"
                "# TYPE fnbox_fetch_response_bytes_total counter\n"
                "fnbox_fetch_response_bytes_total %llu\n", fetch_bytes);
-    fputs("# HELP fnbox_fetch_duration_seconds Time of successful fetches.\n"
-          "# TYPE fnbox_fetch_duration_seconds histogram\n", f);
-    unsigned long long fcum = 0;
-    for (size_t b = 0; b < NBUCKETS; b++) {
-        fcum += fetch_hist[b];
-        fprintf(f, "fnbox_fetch_duration_seconds_bucket{le=\"%g\"} %llu\n", buckets[b], fcum);
-    }
-    fcum += fetch_hist[NBUCKETS];
-    fprintf(f, "fnbox_fetch_duration_seconds_bucket{le=\"+Inf\"} %llu\n", fcum);
-    fprintf(f, "fnbox_fetch_duration_seconds_sum %.6f\n", fetch_hist_sum);
-    fprintf(f, "fnbox_fetch_duration_seconds_count %llu\n", fetch_hist_count);
+    render_histogram(f, "fnbox_fetch_duration_seconds", "Time of successful fetches.", fetch_hist,
+                     fetch_hist_sum, fetch_hist_count);
     fprintf(f, "# HELP fnbox_workers_busy Workers running an invocation now.\n"
                "# TYPE fnbox_workers_busy gauge\nfnbox_workers_busy %ld\n", busy);
     fprintf(f, "# HELP fnbox_queue_depth Invocations waiting for a worker.\n"

@@ -165,6 +165,21 @@ int store_begin(struct store *s, const char *sql, sqlite3_stmt **st)
     return 0;
 }
 
+int store_write_audited(struct store *s, sqlite3_stmt *st, int need_change,
+                        const struct audit_record *audit, const char *what)
+{
+    int rc = store_exec(s, "BEGIN IMMEDIATE");
+    if (!rc && sqlite3_step(st) != SQLITE_DONE) rc = store_fail(s, what);
+    if (!rc && need_change && sqlite3_changes(s->db) == 0) rc = -ENOENT;
+    if (!rc && audit) {
+        struct audit_record a = *audit;
+        rc = store_audit_append_locked(s, &a);
+    }
+    if (!rc) rc = store_exec(s, "COMMIT");
+    if (rc) store_exec(s, "ROLLBACK");
+    return rc;
+}
+
 void store_end(struct store *s, sqlite3_stmt *st)
 {
     sqlite3_finalize(st);
@@ -206,14 +221,7 @@ int store_token_insert(struct store *s, const char *id, const uint8_t hash[32], 
     sqlite3_bind_int64(st, 5, created_at);
     if (expires_at) sqlite3_bind_int64(st, 6, expires_at);
     else sqlite3_bind_null(st, 6);
-    rc = store_exec(s, "BEGIN IMMEDIATE");
-    if (!rc) rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "insert token");
-    if (!rc && audit) {
-        struct audit_record a = *audit;
-        rc = store_audit_append_locked(s, &a);
-    }
-    if (!rc) rc = store_exec(s, "COMMIT");
-    if (rc) store_exec(s, "ROLLBACK");
+    rc = store_write_audited(s, st, 0, audit, "insert token");
     store_end(s, st);
     return rc;
 }
@@ -552,15 +560,7 @@ int store_function_delete(struct store *s, const char *name, const struct audit_
     int rc = store_begin(s, "DELETE FROM functions WHERE name=?", &st);
     if (rc) return rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    rc = store_exec(s, "BEGIN IMMEDIATE");
-    if (!rc && sqlite3_step(st) != SQLITE_DONE) rc = store_fail(s, "delete function");
-    if (!rc && sqlite3_changes(s->db) == 0) rc = -ENOENT;
-    if (!rc && audit) {
-        struct audit_record a = *audit;
-        rc = store_audit_append_locked(s, &a);
-    }
-    if (!rc) rc = store_exec(s, "COMMIT");
-    if (rc) store_exec(s, "ROLLBACK");
+    rc = store_write_audited(s, st, 1, audit, "delete function");
     store_end(s, st);
     store_cache_invalidate(s);
     return rc;

@@ -48,6 +48,12 @@ void store_end(struct store *s, sqlite3_stmt *st);
 /* Forgets every cached answer; called after any write to tokens or functions. */
 void store_cache_invalidate(struct store *s);
 
+/* Runs the prepared single-statement write st (from store_begin) and appends audit (if any)
+ * in one transaction: both or neither. need_change: -ENOENT when st changed no row.
+ * Leaves st for store_end. 0, -ENOENT or -EIO. */
+int store_write_audited(struct store *s, sqlite3_stmt *st, int need_change,
+                        const struct audit_record *audit, const char *what);
+
 /* Appends r to the audit chain inside the caller's open transaction (mutex held): fills
  * seq, prev_hash and hash. 0 or -EIO. */
 int store_audit_append_locked(struct store *s, struct audit_record *r);

@@ -195,15 +195,7 @@ int store_secret_delete(struct store *s, const char *owner, const char *name,
     if (rc) return rc;
     sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-    rc = store_exec(s, "BEGIN IMMEDIATE");
-    if (!rc && sqlite3_step(st) != SQLITE_DONE) rc = store_fail(s, "delete secret");
-    if (!rc && sqlite3_changes(s->db) == 0) rc = -ENOENT;
-    if (!rc && audit) {
-        struct audit_record a = *audit;
-        rc = store_audit_append_locked(s, &a);
-    }
-    if (!rc) rc = store_exec(s, "COMMIT");
-    if (rc) store_exec(s, "ROLLBACK");
+    rc = store_write_audited(s, st, 1, audit, "delete secret");
     store_end(s, st);
     return rc;
 }
