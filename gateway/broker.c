@@ -301,6 +301,9 @@ int broker_answer(void *arg, const uint8_t *call, size_t len, struct tlv_writer 
             body = d, body_len = n, has_body = 1;
         } else if (tag == CALL_TIMEOUT_MS) {
             bad = tlv_get_u64(d, n, &timeout_ms) != 0;
+        } else if (tag == CALL_NAME && (n >= cap || memchr(d, 0, n))) {
+            name[0] = 0; /* an impossible name: refused and audited like any invalid one */
+            have_name = 1;
         } else if (dst) {
             if (n >= cap || memchr(d, 0, n)) bad = 1;
             else {

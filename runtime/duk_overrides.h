@@ -23,6 +23,14 @@ double fnbox_js_random_double(void *udata);
 /* CBOR and performance cannot be compiled out here: the amalgamation's built-in tables are
  * pre-generated with them. js_heap.c deletes both globals (allowlist) instead. */
 
+/* Errors must not carry host internals: no C file name or line (of Duktape's sources or
+ * ours) in .fileName, .lineNumber or .stack. With no C call site to blame, Duktape blames
+ * the innermost function.js frame, which is also the line the user wants. */
+#undef DUK_FILE_MACRO
+#define DUK_FILE_MACRO NULL
+#undef DUK_LINE_MACRO
+#define DUK_LINE_MACRO 0
+
 /* A fatal error ends the worker with a distinct exit status instead of abort(). */
 void fnbox_js_fatal(void *udata, const char *msg);
 #undef DUK_USE_FATAL_HANDLER
