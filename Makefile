@@ -22,7 +22,8 @@ LDLIBS_C = $(shell pkg-config --libs $(LIBS_C))
 # Module sources (no main()); the daemon's main lives in gateway/main.c.
 MOD_SRC := $(wildcard common/*.c runtime/*.c sandbox/*.c secrets/*.c attestation/*.c) \
            $(filter-out gateway/main.c,$(wildcard gateway/*.c))
-CLI_SRC := $(wildcard cli/*.c)
+# the CLI verifies reports and receipts with the same code that defines their formats
+CLI_SRC := $(wildcard cli/*.c) attestation/evidence.c attestation/receipt.c
 
 OBJ     := $(MOD_SRC:%.c=$(BUILD)/obj/%.o)
 OBJ_T   := $(MOD_SRC:%.c=$(BUILD)/obj-testhooks/%.o)
@@ -76,7 +77,7 @@ $(BUILD)/fnboxd: $(BUILD)/obj/gateway/main.o $(OBJ) $(BUILD)/duk/duktape.o
 $(BUILD)/fnboxd-testhooks: $(BUILD)/obj-testhooks/gateway/main.o $(OBJ_T) $(BUILD)/duk/duktape.o
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_D)
-$(BUILD)/fnbox: $(CLI_SRC) $(wildcard cli/*.h)
+$(BUILD)/fnbox: $(CLI_SRC) $(wildcard cli/*.h attestation/*.h)
 	@mkdir -p $(@D)
 	@echo "  CC+LD   $@"
 	@$(CC) $(BASE_CFLAGS) $(WARN) $(shell pkg-config --cflags $(LIBS_C)) $(LDFLAGS) -o $@ $(CLI_SRC) $(LDLIBS_C)

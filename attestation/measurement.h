@@ -1,10 +1,24 @@
-/* The measurement of this fnboxd: SHA-256 over its own executable (/proc/self/exe). The
- * attestation issue extends it with the security-relevant configuration. 0 or -errno. */
+/* The measurement of this fnboxd: what it runs and how it is configured, as one SHA-256.
+ *
+ * measure_self hashes the executable (/proc/self/exe). measure_config then hashes
+ *   "fnbox-measurement-v1\n" "exe=" hex(exe hash) "\n" and one "key=value\n" line for each
+ *   security-relevant setting, in a fixed order (seccomp policy version, limit maxima,
+ *   egress lists sorted, private ranges sorted, max response bytes, sealing policy),
+ * so the same build with the same configuration always measures the same, and any change
+ * to either changes it. measure_describe returns those exact bytes (for --measure).
+ * The sealing policy `measurement` binds keys to the executable's hash alone (an operator
+ * changing an allowlist must not lose every secret). 0 or a negative errno. */
 #ifndef FNBOX_MEASUREMENT_H
 #define FNBOX_MEASUREMENT_H
 
 #include <stdint.h>
 
+#include "gateway/config.h"
+
 int measure_self(uint8_t out[32]);
+
+/* The canonical description (malloc'd, NUL-terminated) and its SHA-256. */
+int measure_config(const struct config *c, const uint8_t exe[32], char **description,
+                   uint8_t out[32]);
 
 #endif

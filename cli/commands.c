@@ -369,9 +369,13 @@ fail:
     return ex >= 0 ? ex : oom();
 }
 
-/* The invoke input: absent -> null; "-" -> stdin; "@FILE" -> the file; else the argument. */
-static int load_input(const struct fnbox_args *a, const char *arg, json_t **out)
+/* The invoke input: absent -> null; "-" -> stdin; "@FILE" -> the file; else the argument.
+ * raw (may be NULL): also the input's bytes as given (malloc'd; NULL when absent or blank),
+ * for the caller to wipe and free (*raw_len bytes). */
+static int load_input(const struct fnbox_args *a, const char *arg, json_t **out, char **raw,
+                      size_t *raw_len)
 {
+    if (raw != NULL) *raw = NULL;
     if (arg == NULL) {
         *out = json_null();
         return 0;
@@ -405,19 +409,111 @@ static int load_input(const struct fnbox_args *a, const char *arg, json_t **out)
             ex = FNBOX_EXIT_USAGE;
         }
     }
+    if (ex == 0 && raw != NULL && !fnbox_is_blank(src, len)) {
+        if ((*raw = malloc(len ? len : 1)) == NULL) {
+            json_decref(*out);
+            ex = oom();
+        } else {
+            memcpy(*raw, src, len);
+            *raw_len = len;
+        }
+    }
     if (buf != NULL) fnbox_wipe_free(buf, len);
     return ex;
+}
+
+/* --out FILE: the response body exactly as received (what 'fnbox verify' checks). 0, or -1
+ * after reporting. */
+static int save_raw(const char *file, const struct fnbox_response *r)
+{
+    char name[128];
+    fnbox_sanitize(name, sizeof name, file, strlen(file));
+    FILE *f = fopen(file, "wb");
+    if (f == NULL) {
+        fnbox_errf("%s: %s", name, strerror(errno));
+        return -1;
+    }
+    bool ok = r->raw_len == 0 || fwrite(r->raw, 1, r->raw_len, f) == r->raw_len;
+    if (fclose(f) != 0) ok = false;
+    if (!ok) {
+        fnbox_errf("%s: %s", name, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* The response body byte for byte on stdout (a newline added when it lacks one). */
+static int print_raw(const struct fnbox_response *r)
+{
+    if (r->raw_len == 0) return 0;
+    if (fwrite(r->raw, 1, r->raw_len, stdout) != r->raw_len) return -1;
+    return r->raw[r->raw_len - 1] != '\n' && fputc('\n', stdout) == EOF ? -1 : 0;
 }
 
 int fnbox_cmd_invoke(const struct fnbox_args *a)
 {
     int ex = 0;
+    const char *out = opt1(a, OPT_OUT);
+    bool sign = a->opt[OPT_SIGN].n > 0;
     if (!name_ok(a, "the function name", a->pos[0], &ex)) return ex;
+    if (out != NULL && *out == '\0') return usage(a, "--out needs a file name");
     json_t *input;
-    ex = load_input(a, a->npos > 1 ? a->pos[1] : NULL, &input);
+    char *raw = NULL;
+    size_t raw_len = 0;
+    /* signed: the input goes byte for byte as given, so that input_sha256 is the hash of the
+     * caller's own bytes ('fnbox verify --input FILE') */
+    ex = load_input(a, a->npos > 1 ? a->pos[1] : NULL, &input, sign ? &raw : NULL, &raw_len);
     if (ex != 0) return ex;
-    return perform(a, "POST", path_with(a, "/v1/functions/", a->pos[0], "/invoke"), input,
-                   SHOW_BODY_ON_ERROR);
+    char *path = path_with(a, "/v1/functions/", a->pos[0], "/invoke");
+    if (sign) add_query(a, &path, "sign", "1");
+    if (!sign && out == NULL) return perform(a, "POST", path, input, SHOW_BODY_ON_ERROR);
+    if (path == NULL) {
+        json_decref(input);
+        fnbox_wipe_free(raw, raw_len);
+        return oom();
+    }
+    struct fnbox_response r;
+    if (raw != NULL) {
+        char err[512];
+        int rc = fnbox_request_raw(a->client, "POST", path, raw, raw_len, &r, err, sizeof err);
+        json_decref(input);
+        fnbox_wipe_free(raw, raw_len);
+        ex = 0;
+        if (rc == FNBOX_HTTP_ECONNECT) {
+            fnbox_errf("%s: %s", fnbox_client_display_url(a->client), err);
+            ex = FNBOX_EXIT_CONNECT;
+        } else if (rc != FNBOX_HTTP_OK) {
+            fnbox_errf("%s", err);
+            ex = FNBOX_EXIT_ERROR;
+        }
+    } else {
+        ex = send_request(a, "POST", path, input, &r);
+    }
+    free(path);
+    if (ex != 0) return ex;
+    bool good = r.status >= 200 && r.status < 300;
+    if (out != NULL && good && save_raw(out, &r) != 0) {
+        fnbox_response_free(&r);
+        return FNBOX_EXIT_ERROR;
+    }
+    if (sign && good) {
+        /* the receipt signs the exact text of "result": print it as it came, not re-encoded */
+        ex = FNBOX_EXIT_OK;
+        if (print_raw(&r) != 0) {
+            fnbox_errf("writing output: %s", strerror(errno));
+            ex = FNBOX_EXIT_ERROR;
+        } else if (!json_is_object(json_object_get(r.body, "receipt"))) {
+            fnbox_errf("invoke: the server sent no receipt (%s)",
+                       json_is_string(json_object_get(r.body, "receipt_error"))
+                           ? "it could not sign"
+                           : "it does not sign results?");
+            ex = FNBOX_EXIT_ERROR;
+        }
+    } else {
+        ex = finish(&r, SHOW_BODY_ON_ERROR);
+    }
+    fnbox_response_free(&r);
+    return ex;
 }
 
 int fnbox_cmd_functions(const struct fnbox_args *a)
@@ -1043,7 +1139,8 @@ int fnbox_cmd_keys_rotate(const struct fnbox_args *a)
 
 int fnbox_cmd_attest(const struct fnbox_args *a)
 {
-    const char *given = opt1(a, OPT_NONCE);
+    const char *given = opt1(a, OPT_NONCE), *out = opt1(a, OPT_OUT);
+    if (out != NULL && *out == '\0') return usage(a, "--out needs a file name");
     char fresh[2 * NONCE_BYTES + 1];
     if (given != NULL && !fnbox_is_hex(given))
         return usage(a, "--nonce must be hex (an even number of 0-9a-f digits)");
@@ -1072,6 +1169,10 @@ int fnbox_cmd_attest(const struct fnbox_args *a)
             fnbox_response_free(&r);
             return FNBOX_EXIT_ERROR;
         }
+    }
+    if (out != NULL && r.status >= 200 && r.status < 300 && save_raw(out, &r) != 0) {
+        fnbox_response_free(&r);
+        return FNBOX_EXIT_ERROR;
     }
     ex = finish(&r, 0);
     fnbox_response_free(&r);

@@ -6,7 +6,10 @@
  *   or another failure; 2 on a usage error; 3 when the server cannot be reached.
  * Exceptions: `audit --jsonl` passes the server's JSON lines through as they are; `audit
  * --follow` prints one compact JSON line per entry until interrupted; `audit verify` prints
- * one line per check and exits 1 unless every check passed. */
+ * one line per check and exits 1 unless every check passed; so does `verify` (which makes no
+ * request: it checks saved files). `invoke --sign` prints the response byte for byte as the
+ * server sent it (a receipt covers the exact text of its "result"); `--out FILE` (attest,
+ * invoke) also saves the response body, exactly as received, to FILE. */
 #ifndef FNBOX_CLI_COMMANDS_H
 #define FNBOX_CLI_COMMANDS_H
 
@@ -42,6 +45,12 @@ enum fnbox_opt {
     OPT_FOLLOW, /* a flag */
     OPT_MAX_SECONDS,
     OPT_CHECKPOINT,
+    OPT_SIGN, /* a flag */
+    OPT_OUT,
+    OPT_ATTESTATION,
+    OPT_RECEIPT,
+    OPT_EXPECT_MEASUREMENT,
+    OPT_INPUT,
     OPT_COUNT
 };
 
@@ -80,5 +89,6 @@ int fnbox_cmd_audit_checkpoint(const struct fnbox_args *a);
 int fnbox_cmd_keys_list(const struct fnbox_args *a);
 int fnbox_cmd_keys_rotate(const struct fnbox_args *a);
 int fnbox_cmd_attest(const struct fnbox_args *a);
+int fnbox_cmd_verify(const struct fnbox_args *a); /* verify.c */
 
 #endif

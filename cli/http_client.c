@@ -230,8 +230,10 @@ static int add_header(struct curl_slist **list, const char *h)
         }                                                                                          \
     } while (0)
 
-int fnbox_request(struct fnbox_client *c, const char *method, const char *path, const json_t *body,
-                  struct fnbox_response *resp, char *err, size_t errlen)
+/* Either body (encoded here) or raw/raw_len (sent as they are) or neither. */
+static int request(struct fnbox_client *c, const char *method, const char *path, const json_t *body,
+                   const char *raw, size_t raw_len, struct fnbox_response *resp, char *err,
+                   size_t errlen)
 {
     memset(resp, 0, sizeof *resp);
     resp->retry_after = -1;
@@ -251,6 +253,14 @@ int fnbox_request(struct fnbox_client *c, const char *method, const char *path, 
     if (body != NULL && (payload = dump_body(body, &payload_len)) == NULL) {
         snprintf(err, errlen, "cannot encode the request body (out of memory)");
         goto out;
+    }
+    if (body == NULL && raw != NULL) {
+        if ((payload = malloc(raw_len ? raw_len : 1)) == NULL) {
+            snprintf(err, errlen, "out of memory");
+            goto out;
+        }
+        memcpy(payload, raw, raw_len);
+        payload_len = raw_len;
     }
     if (add_header(&headers, "Accept: application/json") != 0 ||
         add_header(&headers, "Expect:") != 0 ||
@@ -321,6 +331,19 @@ out:
     free(sink.p);
     free(url);
     return rc;
+}
+
+int fnbox_request(struct fnbox_client *c, const char *method, const char *path, const json_t *body,
+                  struct fnbox_response *resp, char *err, size_t errlen)
+{
+    return request(c, method, path, body, NULL, 0, resp, err, errlen);
+}
+
+int fnbox_request_raw(struct fnbox_client *c, const char *method, const char *path,
+                      const char *body, size_t len, struct fnbox_response *resp, char *err,
+                      size_t errlen)
+{
+    return request(c, method, path, NULL, body, len, resp, err, errlen);
 }
 
 void fnbox_response_free(struct fnbox_response *resp)

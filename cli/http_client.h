@@ -6,6 +6,8 @@
  * the body parsed as JSON (NULL when empty or not JSON) and the raw body. It returns
  * FNBOX_HTTP_OK when any HTTP response arrived (whatever its status), FNBOX_HTTP_ECONNECT when
  * none did (err holds curl's message), FNBOX_HTTP_ELOCAL on a local failure (out of memory).
+ * fnbox_request_raw() is the same with a JSON body sent byte for byte as given (a signed
+ * receipt hashes the body as sent, so the caller can hash the same bytes).
  * fnbox_client_escape() percent-encodes one path segment or query value (malloc'd, or NULL).
  * Call fnbox_http_global_init() once before any client exists. */
 #ifndef FNBOX_CLI_HTTP_CLIENT_H
@@ -48,6 +50,9 @@ const char *fnbox_client_display_url(const struct fnbox_client *c);
 char *fnbox_client_escape(struct fnbox_client *c, const char *s);
 int fnbox_request(struct fnbox_client *c, const char *method, const char *path, const json_t *body,
                   struct fnbox_response *resp, char *err, size_t errlen);
+int fnbox_request_raw(struct fnbox_client *c, const char *method, const char *path,
+                      const char *body, size_t len, struct fnbox_response *resp, char *err,
+                      size_t errlen);
 void fnbox_response_free(struct fnbox_response *resp);
 
 #endif

@@ -39,10 +39,12 @@ static const struct command commands[] = {
      1, 1,
      O(OPT_NAME) | O(OPT_ENTRY) | O(OPT_LIMIT) | O(OPT_ALLOW_HOST) | O(OPT_SECRET) | O(OPT_OWNER),
      O(OPT_LIMIT) | O(OPT_ALLOW_HOST) | O(OPT_SECRET), fnbox_cmd_deploy},
-    {"invoke", NULL, "NAME [JSON | @FILE | -]",
+    {"invoke", NULL, "NAME [JSON | @FILE | -] [--sign] [--out FILE]",
      "Invoke NAME with a JSON input (none: null; '-': read stdin). A failed invocation still\n"
-     "      prints its whole response (logs included) on stdout, and exits 1.",
-     1, 2, 0, 0, fnbox_cmd_invoke},
+     "      prints its whole response (logs included) on stdout, and exits 1. --sign: ask for a\n"
+     "      signed receipt (?sign=1); the response is then printed exactly as the server sent\n"
+     "      it. --out FILE: also save the response body as received (for 'fnbox verify').",
+     1, 2, O(OPT_SIGN) | O(OPT_OUT), 0, fnbox_cmd_invoke},
     {"functions", NULL, "[--owner OWNER]", "List functions.", 0, 0, O(OPT_OWNER), 0,
      fnbox_cmd_functions},
     {"get", NULL, "NAME", "Show the live version of NAME, code included.", 1, 1, 0, 0,
@@ -96,10 +98,25 @@ static const struct command commands[] = {
      "Make a new data-encryption key for new secrets, rewrap every stored secret under it and\n"
      "      retire the old keys (admin).",
      0, 0, 0, 0, fnbox_cmd_keys_rotate},
-    {"attest", NULL, "[--nonce HEX]",
+    {"attest", NULL, "[--nonce HEX] [--out FILE]",
      "Fetch an attestation report bound to HEX (default: a fresh random nonce, which the\n"
-     "      report must echo).",
-     0, 0, O(OPT_NONCE), 0, fnbox_cmd_attest},
+     "      report must echo). --out FILE: also save the response body as received.",
+     0, 0, O(OPT_NONCE) | O(OPT_OUT), 0, fnbox_cmd_attest},
+    {"verify", NULL,
+     "--attestation FILE --nonce HEX [--expect-measurement M]\n"
+     "  fnbox verify --receipt FILE --attestation FILE [--nonce HEX] [--expect-measurement M]\n"
+     "        [--input FILE]",
+     "Check saved responses locally (no request is made). The first form: the attestation\n"
+     "      report in FILE answers nonce HEX, binds it with the key and measurement\n"
+     "      (report_data), is signed by its key, and has measurement M. The second: also that\n"
+     "      the receipt in the invoke response FILE (saved with 'invoke --sign --out FILE') is\n"
+     "      signed by the attested key for the attested measurement and that its output_sha256\n"
+     "      is the hash of the response's exact \"result\" text (and input_sha256 that of the\n"
+     "      body sent, given as --input FILE). Prints one line per check; exits 0 only when\n"
+     "      every check passed. See docs/attestation.md.",
+     0, 0,
+     O(OPT_ATTESTATION) | O(OPT_RECEIPT) | O(OPT_NONCE) | O(OPT_EXPECT_MEASUREMENT) | O(OPT_INPUT),
+     0, fnbox_cmd_verify},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -123,6 +140,12 @@ static const char *const opt_names[OPT_COUNT] = {
     [OPT_FOLLOW] = "follow",
     [OPT_MAX_SECONDS] = "max-seconds",
     [OPT_CHECKPOINT] = "checkpoint",
+    [OPT_SIGN] = "sign",
+    [OPT_OUT] = "out",
+    [OPT_ATTESTATION] = "attestation",
+    [OPT_RECEIPT] = "receipt",
+    [OPT_EXPECT_MEASUREMENT] = "expect-measurement",
+    [OPT_INPUT] = "input",
 };
 
 enum {
@@ -162,6 +185,12 @@ static const struct option longopts[] = {
     {"follow", no_argument, NULL, G_CMD + OPT_FOLLOW},
     {"max-seconds", required_argument, NULL, G_CMD + OPT_MAX_SECONDS},
     {"checkpoint", required_argument, NULL, G_CMD + OPT_CHECKPOINT},
+    {"sign", no_argument, NULL, G_CMD + OPT_SIGN},
+    {"out", required_argument, NULL, G_CMD + OPT_OUT},
+    {"attestation", required_argument, NULL, G_CMD + OPT_ATTESTATION},
+    {"receipt", required_argument, NULL, G_CMD + OPT_RECEIPT},
+    {"expect-measurement", required_argument, NULL, G_CMD + OPT_EXPECT_MEASUREMENT},
+    {"input", required_argument, NULL, G_CMD + OPT_INPUT},
     {NULL, 0, NULL, 0},
 };
 

@@ -107,3 +107,97 @@ void fnbox_json_use_cleansing_alloc(void)
 {
     json_set_alloc_funcs(cleansing_malloc, cleansing_free);
 }
+
+/* --- the raw text of a top-level member ------------------------------------------------- */
+
+static size_t skip_ws(const char *s, size_t n, size_t i)
+{
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+        i++;
+    return i;
+}
+
+/* The end of the string starting at s[i] == '"' (just past its closing quote), or 0. */
+static size_t skip_string(const char *s, size_t n, size_t i)
+{
+    if (i >= n || s[i] != '"') return 0;
+    for (i++; i < n; i++) {
+        if (s[i] == '\\') {
+            i++;
+        } else if (s[i] == '"') {
+            return i + 1;
+        } else if ((unsigned char)s[i] < 0x20) {
+            return 0;
+        }
+    }
+    return 0;
+}
+
+/* The end of the value starting at s[i] (just past it), or 0. Nesting is followed with a
+ * counter; the structure itself was checked by the caller's full parse. */
+static size_t skip_value(const char *s, size_t n, size_t i)
+{
+    if (i >= n) return 0;
+    if (s[i] == '"') return skip_string(s, n, i);
+    if (s[i] == '{' || s[i] == '[') {
+        size_t depth = 0;
+        while (i < n) {
+            char c = s[i];
+            if (c == '"') {
+                i = skip_string(s, n, i);
+                if (i == 0) return 0;
+                continue;
+            }
+            if (c == '{' || c == '[') depth++;
+            if (c == '}' || c == ']') {
+                if (depth == 0) return 0;
+                if (--depth == 0) return i + 1;
+            }
+            i++;
+        }
+        return 0;
+    }
+    size_t start = i;
+    while (i < n && strchr("0123456789+-.eEtrufalsn", s[i]) != NULL && s[i] != '\0')
+        i++;
+    return i > start ? i : 0;
+}
+
+int fnbox_json_raw_member(const char *s, size_t n, const char *name, size_t *off, size_t *len)
+{
+    int found = 0;
+    size_t i = skip_ws(s, n, 0);
+    if (i >= n || s[i] != '{') return -1;
+    i = skip_ws(s, n, i + 1);
+    if (i < n && s[i] == '}') return 0;
+    for (;;) {
+        size_t kstart = skip_ws(s, n, i), kend = skip_string(s, n, kstart);
+        if (kend == 0) return -1;
+        /* the key decoded (escapes and all) by jansson, so "\u0072esult" is "result" too */
+        json_t *key = json_loadb(s + kstart, kend - kstart, JSON_DECODE_ANY, NULL);
+        const char *k = json_string_value(key);
+        int match = k != NULL && json_string_length(key) == strlen(name) && strcmp(k, name) == 0;
+        int bad = k == NULL;
+        json_decref(key);
+        if (bad) return -1;
+        i = skip_ws(s, n, kend);
+        if (i >= n || s[i] != ':') return -1;
+        size_t vstart = skip_ws(s, n, i + 1), vend = skip_value(s, n, vstart);
+        if (vend == 0) return -1;
+        if (match) {
+            if (found) return -1; /* twice: which one was signed is ambiguous */
+            found = 1;
+            *off = vstart;
+            *len = vend - vstart;
+        }
+        i = skip_ws(s, n, vend);
+        if (i < n && s[i] == ',') {
+            i++;
+            continue;
+        }
+        if (i < n && s[i] == '}') break;
+        return -1;
+    }
+    if (skip_ws(s, n, i + 1) != n) return -1;
+    return found;
+}

@@ -20,6 +20,7 @@ struct app {
     struct keyring *keyring;
     struct egress_config egress;
     const char *tee_id; /* "software" until hardware evidence providers exist */
+    uint8_t measurement[32]; /* attestation/measurement.h */
     int data_fd;        /* the data directory, opened before the privilege drop: its path
                          * may not be traversable by the gateway user afterwards */
 };

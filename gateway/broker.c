@@ -106,6 +106,13 @@ static int secrets_get(struct broker *b, const char *name, struct tlv_writer *re
     rc = tlv_put_u64(reply, REPLY_OK, 1);
     if (!rc) rc = tlv_put(reply, REPLY_VALUE, pt, pt_len);
     if (!rc) remember(b, name, pt, pt_len);
+    if (!rc && b->secrets_read) {
+        size_t i;
+        json_t *n;
+        int seen = 0;
+        json_array_foreach(b->secrets_read, i, n) seen |= strcmp(json_string_value(n), name) == 0;
+        if (!seen) json_array_append_new(b->secrets_read, json_string(name));
+    }
     seal_wipe(pt, pt_len);
     free(pt);
     return rc;
@@ -328,7 +335,8 @@ void broker_release(struct broker *b)
     json_decref(b->grants);
     json_decref(b->allow_hosts);
     json_decref(b->fetches);
-    b->grants = b->allow_hosts = b->fetches = NULL;
+    json_decref(b->secrets_read);
+    b->grants = b->allow_hosts = b->fetches = b->secrets_read = NULL;
     for (size_t i = 0; i < b->nseen; i++) {
         seal_wipe(b->seen[i].value, b->seen[i].len);
         free(b->seen[i].value);

@@ -43,6 +43,7 @@ struct broker {
     json_t *grants;        /* parsed lazily from fn->secrets_json */
     json_t *allow_hosts;   /* parsed lazily from fn->allow_hosts_json */
     json_t *fetches;       /* provenance of each fetch, for the response (and receipts) */
+    json_t *secrets_read;  /* names of the secrets delivered, in first-read order (receipts) */
     int64_t fetch_count;
     struct seen_secret seen[SEEN_SECRETS_MAX];
     size_t nseen;

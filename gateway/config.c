@@ -70,8 +70,9 @@ static void usage(FILE *f)
     fprintf(f, "usage: fnboxd [flags]\n\nfnboxd serves sandboxed JavaScript functions over HTTP.\n\n");
     for (size_t i = 0; i < NFLAGS; i++)
         fprintf(f, "  --%-22s %s (default: %s)\n", flags[i].name, flags[i].help, flags[i].def);
-    fprintf(f, "  --%-22s %s\n  --%-22s %s\n", "help", "show this text", "version",
-            "show the version");
+    fprintf(f, "  --%-22s %s\n  --%-22s %s\n  --%-22s %s\n", "help", "show this text", "version",
+            "show the version", "measure",
+            "print the measurement of this binary with these flags, and exit");
 }
 
 static int set_flag(struct config *c, const struct flag *fl, const char *arg)
@@ -120,12 +121,13 @@ int config_parse(int argc, char **argv, struct config *c)
     for (size_t i = 0; i < NFLAGS; i++)
         if (flags[i].kind != K_LIST && flags[i].def[0] != '(' && set_flag(c, &flags[i], flags[i].def))
             return -1;
-    struct option opts[NFLAGS + 3];
+    struct option opts[NFLAGS + 4];
     for (size_t i = 0; i < NFLAGS; i++)
         opts[i] = (struct option){flags[i].name, required_argument, NULL, (int)i};
     opts[NFLAGS] = (struct option){"help", no_argument, NULL, 'h'};
     opts[NFLAGS + 1] = (struct option){"version", no_argument, NULL, 'V'};
-    opts[NFLAGS + 2] = (struct option){0, 0, 0, 0};
+    opts[NFLAGS + 2] = (struct option){"measure", no_argument, NULL, 'M'};
+    opts[NFLAGS + 3] = (struct option){0, 0, 0, 0};
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
@@ -136,6 +138,10 @@ int config_parse(int argc, char **argv, struct config *c)
         if (ch == 'V') {
             printf("fnboxd %s\n", FNBOX_VERSION);
             return 1;
+        }
+        if (ch == 'M') {
+            c->measure_only = 1;
+            continue;
         }
         if (ch < 0 || (size_t)ch >= NFLAGS) {
             usage(stderr);

@@ -31,6 +31,7 @@ struct config {
     const char *egress_ca_file;
     char sealing_policy[16];
     const char *sealing_root_file;
+    int measure_only; /* --measure: print the measurement and exit */
 };
 
 int config_parse(int argc, char **argv, struct config *c);

@@ -32,6 +32,7 @@ void h_audit_verify(struct request *r, char *p[MAX_PARAMS]);
 void h_audit_checkpoint(struct request *r, char *p[MAX_PARAMS]);
 void h_keys_list(struct request *r, char *p[MAX_PARAMS]);
 void h_keys_rotate(struct request *r, char *p[MAX_PARAMS]);
+void h_attestation(struct request *r, char *p[MAX_PARAMS]);
 
 int64_t now_unix(void);
 

@@ -194,6 +194,23 @@ int main(int argc, char **argv)
     int rc = config_parse(argc, argv, &app.cfg);
     if (rc) return rc > 0 ? 0 : 2;
 
+    {
+        uint8_t exe[32];
+        char *description = NULL;
+        if (measure_self(exe) != 0 || measure_config(&app.cfg, exe, &description, app.measurement)) {
+            LOG_E("cannot measure this fnboxd");
+            return 1;
+        }
+        if (app.cfg.measure_only) {
+            printf("%s", description);
+            printf("measurement=");
+            for (int i = 0; i < 32; i++) printf("%02x", app.measurement[i]);
+            printf("\n");
+            free(description);
+            return 0;
+        }
+        free(description);
+    }
     signal(SIGPIPE, SIG_IGN); /* a client or worker that hung up is an error code, not a death */
     umask(077);              /* the database, WAL and keys are for fnboxd alone */
     if ((rc = mkdir_p(app.cfg.data_dir, 0700))) {

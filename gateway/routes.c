@@ -21,6 +21,7 @@ static const struct route routes[] = {
     {"GET", "/healthz", ROLE_NONE, h_healthz},
     {"GET", "/readyz", ROLE_NONE, h_readyz},
     {"GET", "/metrics", ROLE_NONE, h_metrics},
+    {"GET", "/v1/attestation", ROLE_NONE, h_attestation},
     {"POST", "/v1/tokens", ROLE_ADMIN, h_token_create},
     {"GET", "/v1/tokens", ROLE_ADMIN, h_token_list},
     {"DELETE", "/v1/tokens/*", ROLE_ADMIN, h_token_revoke},

@@ -9,6 +9,9 @@
 #include <openssl/rand.h>
 
 #include "common/proto.h"
+#include <openssl/evp.h>
+
+#include "attestation/receipt.h"
 #include "gateway/broker.h"
 #include "gateway/checkpoint.h"
 #include "gateway/handlers.h"
@@ -22,6 +25,7 @@ struct invoke_task {
     char invocation_id[40];
     char caller[64];
     char *ctx_json;
+    int sign; /* ?sign=1: a signed receipt with the result */
 };
 
 static void invoke_task_free(struct invoke_task *t)
@@ -77,6 +81,40 @@ static void reply_with_result(struct request *r, unsigned status, json_t *env,
     http_reply_text(r, status, out, (size_t)n, "application/json");
 }
 
+static void sha256_hex(const char *data, size_t len, char out[65])
+{
+    unsigned char md[32];
+    unsigned int n = 0;
+    static const char d[] = "0123456789abcdef";
+    if (EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) != 1) memset(md, 0, sizeof md);
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = d[md[i] >> 4];
+        out[2 * i + 1] = d[md[i] & 15];
+    }
+    out[64] = 0;
+}
+
+/* The signed receipt of a successful invocation (attestation/receipt.h), or NULL. */
+static json_t *make_receipt(struct invoke_task *t, const struct invoke_result *res,
+                            const struct broker *b, const char *input)
+{
+    char in_hash[65], out_hash[65], meas[65];
+    sha256_hex(input, strlen(input), in_hash);
+    sha256_hex(res->result_json, res->result_len, out_hash);
+    for (int i = 0; i < 32; i++) snprintf(meas + 2 * i, 3, "%02x", t->r->app->measurement[i]);
+    json_t *rc = json_pack("{sssssIsssssssssIsOsO}", "invocation_id", t->invocation_id,
+                           "function", t->v.name, "version", (json_int_t)t->v.version,
+                           "code_sha256", t->v.code_sha256, "input_sha256", in_hash,
+                           "output_sha256", out_hash, "measurement", meas, "time",
+                           (json_int_t)time(NULL), "fetches", b->fetches, "secrets",
+                           b->secrets_read);
+    if (!rc || receipt_sign(keyring_instance_key(t->r->app->keyring), rc) != 0) {
+        json_decref(rc);
+        return NULL;
+    }
+    return rc;
+}
+
 static void run_invoke(void *arg)
 {
     struct invoke_task *t = arg;
@@ -95,7 +133,7 @@ static void run_invoke(void *arg)
                             .caller = t->caller, .max_fetches = t->limits.max_fetches,
                             .deadline_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 +
                                            t->limits.timeout_ms,
-                            .fetches = json_array()};
+                            .fetches = json_array(), .secrets_read = json_array()};
     req.broker = broker_answer;
     req.broker_arg = &broker;
     struct invoke_result res;
@@ -110,6 +148,11 @@ static void run_invoke(void *arg)
                                  res.duration_ms);
         if (rest && json_array_size(broker.fetches))
             json_object_set(rest, "fetches", broker.fetches);
+        if (rest && t->sign && res.outcome == OUTCOME_OK) {
+            json_t *receipt = make_receipt(t, &res, &broker, req.input_json);
+            if (receipt) json_object_set_new(rest, "receipt", receipt);
+            else json_object_set_new(rest, "receipt_error", json_string("cannot sign"));
+        }
         if (!rest || json_object_update(env, rest) != 0) {
             json_decref(env);
             env = NULL;
@@ -161,6 +204,8 @@ void h_function_invoke(struct request *r, char *p[MAX_PARAMS])
     }
     effective_limits(t->v.limits_json, &r->app->cfg.max, &t->limits);
     snprintf(t->caller, sizeof t->caller, "%s", r->who.owner);
+    const char *sign = http_query(r, "sign");
+    t->sign = sign && (strcmp(sign, "1") == 0 || strcmp(sign, "true") == 0);
     json_t *ctx = json_pack("{sssssIss}", "invocation_id", t->invocation_id, "function",
                             t->v.name, "version", (json_int_t)t->v.version, "caller",
                             r->who.owner);

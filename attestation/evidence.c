@@ -1,0 +1,458 @@
+#include "attestation/evidence.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/x509.h>
+
+/* The order of the P-256 group, n. */
+static const char P256_ORDER_HEX[] =
+    "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551";
+
+/* ---- hex ---- */
+
+void evidence_hex(const uint8_t *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = 0;
+}
+
+static int nibble(char c, int any_case)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (any_case && c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+int evidence_unhex(const char *hex, int any_case, uint8_t *out, size_t cap, size_t *n)
+{
+    *n = 0;
+    if (!hex) return -EINVAL;
+    size_t len = strlen(hex);
+    if (len % 2 || len / 2 > cap) return -EINVAL;
+    for (size_t i = 0; i < len / 2; i++) {
+        int hi = nibble(hex[2 * i], any_case), lo = nibble(hex[2 * i + 1], any_case);
+        if (hi < 0 || lo < 0) return -EINVAL;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    *n = len / 2;
+    return 0;
+}
+
+/* ---- P-256 primitives ---- */
+
+static int is_p256(const EVP_PKEY *pkey)
+{
+    char group[32];
+    size_t n = 0;
+    return pkey && EVP_PKEY_is_a(pkey, "EC") &&
+           EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
+                                          &n) == 1 &&
+           strcmp(group, "prime256v1") == 0;
+}
+
+int evidence_p256_spki(EVP_PKEY *key, uint8_t spki[EVIDENCE_SPKI_MAX], size_t *len)
+{
+    *len = 0;
+    if (!is_p256(key)) return -EINVAL;
+    int n = i2d_PUBKEY(key, NULL);
+    if (n <= 0 || n > EVIDENCE_SPKI_MAX) return -EIO;
+    uint8_t *p = spki;
+    if (i2d_PUBKEY(key, &p) != n) return -EIO;
+    *len = (size_t)n;
+    return 0;
+}
+
+int evidence_sig_low_s(const uint8_t *der, size_t der_len, uint8_t rs[EVIDENCE_SIG_RS_LEN],
+                       uint8_t der_out[EVIDENCE_SIG_DER_MAX], size_t *der_out_len, int *was_high)
+{
+    *der_out_len = 0;
+    if (was_high) *was_high = 0;
+    if (!der || !der_len || der_len > EVIDENCE_SIG_DER_MAX) return -EBADMSG;
+    const uint8_t *p = der;
+    ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
+    BIGNUM *n = NULL, *half = NULL, *s2 = NULL;
+    int rc = -EBADMSG;
+    if (!sig || p != der + der_len) goto out;
+    /* strict DER: the encoding must be the one DER gives for this (r, s) */
+    uint8_t again[EVIDENCE_SIG_DER_MAX + 16], *q = again;
+    int alen = i2d_ECDSA_SIG(sig, NULL);
+    if (alen <= 0 || (size_t)alen != der_len || i2d_ECDSA_SIG(sig, &q) != alen ||
+        memcmp(again, der, der_len) != 0)
+        goto out;
+    const BIGNUM *r = NULL, *s = NULL;
+    ECDSA_SIG_get0(sig, &r, &s);
+    rc = -EIO;
+    if (!BN_hex2bn(&n, P256_ORDER_HEX) || !(half = BN_dup(n)) || !BN_rshift1(half, n)) goto out;
+    rc = -EBADMSG;
+    if (BN_is_zero(r) || BN_is_negative(r) || BN_cmp(r, n) >= 0 || BN_is_zero(s) ||
+        BN_is_negative(s) || BN_cmp(s, n) >= 0)
+        goto out;
+    rc = -EIO;
+    if (BN_cmp(s, half) > 0) { /* s > n/2 (n is odd): use n − s */
+        BIGNUM *r2 = BN_dup(r);
+        if (!r2 || !(s2 = BN_new()) || !BN_sub(s2, n, s) || ECDSA_SIG_set0(sig, r2, s2) != 1) {
+            BN_free(r2);
+            goto out;
+        }
+        s2 = NULL; /* owned by sig now */
+        if (was_high) *was_high = 1;
+        ECDSA_SIG_get0(sig, &r, &s);
+    }
+    if (BN_bn2binpad(r, rs, 32) != 32 || BN_bn2binpad(s, rs + 32, 32) != 32) goto out;
+    alen = i2d_ECDSA_SIG(sig, NULL);
+    if (alen <= 0 || alen > EVIDENCE_SIG_DER_MAX) goto out;
+    q = der_out;
+    if (i2d_ECDSA_SIG(sig, &q) != alen) goto out;
+    *der_out_len = (size_t)alen;
+    rc = 0;
+out:
+    ECDSA_SIG_free(sig);
+    BN_free(n);
+    BN_free(half);
+    BN_free(s2);
+    return rc;
+}
+
+int evidence_p256_sign(EVP_PKEY *key, const void *msg, size_t len, uint8_t rs[EVIDENCE_SIG_RS_LEN],
+                       uint8_t der[EVIDENCE_SIG_DER_MAX], size_t *der_len)
+{
+    *der_len = 0;
+    if (!is_p256(key) || (!msg && len)) return -EINVAL;
+    uint8_t raw[EVIDENCE_SIG_DER_MAX];
+    size_t n = sizeof raw;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok = ctx && EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key) == 1 &&
+             EVP_DigestSign(ctx, raw, &n, msg, len) == 1;
+    EVP_MD_CTX_free(ctx);
+    if (!ok) return -EIO;
+    return evidence_sig_low_s(raw, n, rs, der, der_len, NULL) ? -EIO : 0;
+}
+
+int evidence_p256_verify(const uint8_t *spki, size_t spki_len, const void *msg, size_t len,
+                         const uint8_t *der, size_t der_len)
+{
+    if (!spki || !spki_len || spki_len > EVIDENCE_SPKI_MAX || (!msg && len)) return -EINVAL;
+    if (!der || !der_len || der_len > EVIDENCE_SIG_DER_MAX) return -EBADMSG;
+    const uint8_t *p = spki;
+    EVP_PKEY *pkey = d2i_PUBKEY(NULL, &p, (long)spki_len);
+    /* Only the one DER encoding of the key (uncompressed point): the parser also takes a BIT
+     * STRING that claims unused bits, or a compressed point, and a receipt's public_key must
+     * not have two spellings. */
+    uint8_t again[EVIDENCE_SPKI_MAX], *q = again;
+    if (!pkey || p != spki + spki_len || !is_p256(pkey) || spki_len != EVIDENCE_P256_SPKI_LEN ||
+        i2d_PUBKEY(pkey, NULL) != (int)spki_len || i2d_PUBKEY(pkey, &q) != (int)spki_len ||
+        memcmp(again, spki, spki_len) != 0) {
+        EVP_PKEY_free(pkey);
+        return -EINVAL;
+    }
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int rc = -EIO;
+    if (ctx && EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, pkey) == 1)
+        rc = EVP_DigestVerify(ctx, der, der_len, msg, len) == 1 ? 0 : -EBADMSG;
+    EVP_MD_CTX_free(ctx);
+    EVP_PKEY_free(pkey);
+    return rc;
+}
+
+/* ---- report_data ---- */
+
+int evidence_report_data(const uint8_t *nonce, size_t nonce_len, const uint8_t *spki,
+                         size_t spki_len, const uint8_t measurement[EVIDENCE_MEASUREMENT_LEN],
+                         uint8_t out[EVIDENCE_REPORT_DATA_LEN])
+{
+    if ((!nonce && nonce_len) || (!spki && spki_len) || !measurement || !out) return -EINVAL;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned int n = 0;
+    int ok = md && EVP_DigestInit_ex(md, EVP_sha512(), NULL) == 1 &&
+             EVP_DigestUpdate(md, nonce, nonce_len) == 1 &&
+             EVP_DigestUpdate(md, spki, spki_len) == 1 &&
+             EVP_DigestUpdate(md, measurement, EVIDENCE_MEASUREMENT_LEN) == 1 &&
+             EVP_DigestFinal_ex(md, out, &n) == 1 && n == EVIDENCE_REPORT_DATA_LEN;
+    EVP_MD_CTX_free(md);
+    return ok ? 0 : -EIO;
+}
+
+/* ---- report fields ---- */
+
+/* The member's string when it is a string without NUL, else NULL. */
+static const char *str_member(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+    if (!json_is_string(v)) return NULL;
+    const char *s = json_string_value(v);
+    return strlen(s) == json_string_length(v) ? s : NULL;
+}
+
+/* A line of canonical text: non-empty, no '\n'. */
+static const char *text_member(const json_t *o, const char *key)
+{
+    const char *s = str_member(o, key);
+    return s && *s && !strchr(s, '\n') ? s : NULL;
+}
+
+/* Lowercase hex of whole bytes, decoding to min..max bytes. */
+static const char *hex_member(const json_t *o, const char *key, size_t min, size_t max)
+{
+    const char *s = str_member(o, key);
+    if (!s) return NULL;
+    size_t n = strlen(s);
+    if (n % 2 || n / 2 < min || n / 2 > max) return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (nibble(s[i], 0) < 0) return NULL;
+    return s;
+}
+
+struct report_fields {
+    const char *provider, *platform, *tee_id, *measurement, *public_key, *nonce, *report_data;
+    json_int_t time;
+};
+
+/* Which member is missing or malformed (NULL: none). */
+static const char *report_fields(const json_t *r, struct report_fields *f)
+{
+    memset(f, 0, sizeof *f);
+    if (!json_is_object(r)) return "report is not a JSON object";
+    if (!(f->provider = text_member(r, "provider"))) return "provider missing or malformed";
+    if (!(f->platform = text_member(r, "platform"))) return "platform missing or malformed";
+    if (!(f->tee_id = text_member(r, "tee_id"))) return "tee_id missing or malformed";
+    if (!(f->measurement = hex_member(r, "measurement", 32, 32)))
+        return "measurement is not 64 lowercase hex digits";
+    if (!(f->public_key = hex_member(r, "public_key", 1, EVIDENCE_SPKI_MAX)))
+        return "public_key is not lowercase hex";
+    if (!(f->nonce = hex_member(r, "nonce", EVIDENCE_NONCE_MIN, EVIDENCE_NONCE_MAX)))
+        return "nonce is not lowercase hex of 16 to 64 bytes";
+    if (!(f->report_data = hex_member(r, "report_data", 64, 64)))
+        return "report_data is not 128 lowercase hex digits";
+    const json_t *t = json_object_get(r, "time");
+    if (!json_is_integer(t) || json_integer_value(t) < 0)
+        return "time is not a non-negative integer";
+    f->time = json_integer_value(t);
+    return NULL;
+}
+
+static int report_bytes_of(const struct report_fields *f, char **bytes, size_t *len)
+{
+    FILE *m = open_memstream(bytes, len);
+    if (!m) return -ENOMEM;
+    fprintf(m, "fnbox-attestation-v1\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%" PRId64 "\n", f->provider,
+            f->platform, f->tee_id, f->measurement, f->public_key, f->nonce, f->report_data,
+            (int64_t)f->time);
+    int bad = ferror(m);
+    if (fclose(m) != 0 || bad) {
+        free(*bytes);
+        *bytes = NULL;
+        *len = 0;
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+int evidence_report_bytes(const json_t *report, char **bytes, size_t *len)
+{
+    *bytes = NULL;
+    *len = 0;
+    struct report_fields f;
+    if (report_fields(report, &f)) return -EINVAL;
+    return report_bytes_of(&f, bytes, len);
+}
+
+/* report_data (binary) from the hex members of a report. */
+static int report_data_of(const struct report_fields *f, uint8_t out[EVIDENCE_REPORT_DATA_LEN])
+{
+    uint8_t nonce[EVIDENCE_NONCE_MAX], spki[EVIDENCE_SPKI_MAX], m[EVIDENCE_MEASUREMENT_LEN];
+    size_t nn, sn, mn;
+    if (evidence_unhex(f->nonce, 0, nonce, sizeof nonce, &nn) ||
+        evidence_unhex(f->public_key, 0, spki, sizeof spki, &sn) ||
+        evidence_unhex(f->measurement, 0, m, sizeof m, &mn) || mn != sizeof m)
+        return -EINVAL;
+    return evidence_report_data(nonce, nn, spki, sn, m, out);
+}
+
+static int set_str(json_t *o, const char *key, const char *value)
+{
+    json_t *v = json_string(value);
+    return v && json_object_set_new(o, key, v) == 0 ? 0 : -ENOMEM;
+}
+
+int evidence_report_sign(EVP_PKEY *key, json_t *report)
+{
+    uint8_t spki[EVIDENCE_SPKI_MAX];
+    size_t spki_len;
+    if (!json_is_object(report) || evidence_p256_spki(key, spki, &spki_len)) return -EINVAL;
+    char spki_hex[2 * EVIDENCE_SPKI_MAX + 1];
+    evidence_hex(spki, spki_len, spki_hex);
+    const json_t *had_pk = json_object_get(report, "public_key");
+    const json_t *had_rd = json_object_get(report, "report_data");
+    if (had_pk && !(json_is_string(had_pk) && strcmp(json_string_value(had_pk), spki_hex) == 0))
+        return -EINVAL;
+
+    /* Work on a copy so that a refusal leaves the caller's report as it was. */
+    json_t *r = json_copy(report);
+    if (!r) return -ENOMEM;
+    static const char no_rd[2 * EVIDENCE_REPORT_DATA_LEN + 1] =
+        "00000000000000000000000000000000000000000000000000000000000000000000000000000000"
+        "000000000000000000000000000000000000000000000000";
+    struct report_fields f;
+    uint8_t rd[EVIDENCE_REPORT_DATA_LEN], rs[EVIDENCE_SIG_RS_LEN], der[EVIDENCE_SIG_DER_MAX];
+    char rd_hex[2 * EVIDENCE_REPORT_DATA_LEN + 1], der_hex[2 * EVIDENCE_SIG_DER_MAX + 1];
+    char *bytes = NULL;
+    size_t len = 0, der_len = 0;
+    int rc = set_str(r, "public_key", spki_hex);
+    if (!rc && !had_rd) rc = set_str(r, "report_data", no_rd); /* computed just below */
+    if (!rc && report_fields(r, &f)) rc = -EINVAL;
+    if (!rc) rc = report_data_of(&f, rd);
+    if (!rc) {
+        evidence_hex(rd, sizeof rd, rd_hex);
+        if (had_rd && strcmp(json_string_value(had_rd), rd_hex) != 0) rc = -EINVAL;
+    }
+    if (!rc) rc = set_str(r, "report_data", rd_hex);
+    if (!rc && report_fields(r, &f)) rc = -EIO;
+    if (!rc) rc = report_bytes_of(&f, &bytes, &len);
+    if (!rc) rc = evidence_p256_sign(key, bytes, len, rs, der, &der_len);
+    if (!rc) {
+        evidence_hex(der, der_len, der_hex);
+        rc = set_str(r, "signature", der_hex);
+    }
+    if (!rc) rc = set_str(r, "key_scheme", "p256");
+    if (!rc && json_object_update(report, r) != 0) rc = -ENOMEM;
+    free(bytes);
+    json_decref(r);
+    return rc;
+}
+
+int evidence_software_report(EVP_PKEY *key, const uint8_t *nonce, size_t nonce_len,
+                             const uint8_t measurement[EVIDENCE_MEASUREMENT_LEN], int64_t time,
+                             json_t **out)
+{
+    *out = NULL;
+    if (!nonce || nonce_len < EVIDENCE_NONCE_MIN || nonce_len > EVIDENCE_NONCE_MAX ||
+        !measurement || time < 0)
+        return -EINVAL;
+    char nonce_hex[2 * EVIDENCE_NONCE_MAX + 1], m_hex[2 * EVIDENCE_MEASUREMENT_LEN + 1];
+    evidence_hex(nonce, nonce_len, nonce_hex);
+    evidence_hex(measurement, EVIDENCE_MEASUREMENT_LEN, m_hex);
+    json_t *r = json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:I}", "provider", "software", "platform",
+                          "none", "hardware_backed", 0, "tee_id", "software", "measurement", m_hex,
+                          "nonce", nonce_hex, "time", (json_int_t)time);
+    if (!r) return -ENOMEM;
+    int rc = evidence_report_sign(key, r);
+    if (rc) {
+        json_decref(r);
+        return rc;
+    }
+    /* the documented member order */
+    static const char *const order[] = {"provider",    "platform",   "hardware_backed", "tee_id",
+                                        "measurement", "public_key", "key_scheme",      "nonce",
+                                        "report_data", "time",       "signature"};
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < sizeof order / sizeof *order; i++)
+        if (json_object_set(o, order[i], json_object_get(r, order[i])) != 0) {
+            json_decref(o);
+            o = NULL;
+        }
+    json_decref(r);
+    if (!o) return -ENOMEM;
+    *out = o;
+    return 0;
+}
+
+/* ---- verification ---- */
+
+static void note(char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void note(char *why, size_t whylen, const char *fmt, ...)
+{
+    if (!why || !whylen) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, whylen, fmt, ap);
+    va_end(ap);
+}
+
+#define fail(why, whylen, ...) (note(why, whylen, __VA_ARGS__), -EBADMSG)
+
+int evidence_report_verify(const json_t *report, const char *nonce_hex,
+                           const char *expect_measurement_hex, char *why, size_t whylen)
+{
+    note(why, whylen, "%s", "");
+    uint8_t want_nonce[EVIDENCE_NONCE_MAX], want_m[EVIDENCE_MEASUREMENT_LEN];
+    size_t want_nonce_len = 0, n = 0;
+    if (evidence_unhex(nonce_hex, 1, want_nonce, sizeof want_nonce, &want_nonce_len) ||
+        want_nonce_len == 0) {
+        note(why, whylen, "expected nonce is not hex");
+        return -EINVAL;
+    }
+    if (expect_measurement_hex &&
+        (evidence_unhex(expect_measurement_hex, 1, want_m, sizeof want_m, &n) ||
+         n != sizeof want_m)) {
+        note(why, whylen, "expected measurement is not 64 hex digits");
+        return -EINVAL;
+    }
+
+    struct report_fields f;
+    const char *bad = report_fields(report, &f);
+    if (bad) return fail(why, whylen, "%s", bad);
+    if (strcmp(f.provider, "software") != 0)
+        return fail(why, whylen, "provider \"%.32s\" is not supported by this verifier",
+                    f.provider);
+    if (strcmp(f.platform, "none") != 0)
+        return fail(why, whylen, "a software report must say platform \"none\"");
+    if (!json_is_false(json_object_get(report, "hardware_backed")))
+        return fail(why, whylen, "a software report must say hardware_backed false");
+    if (strcmp(f.tee_id, "software") != 0)
+        return fail(why, whylen, "a software report must say tee_id \"software\"");
+    const char *scheme = str_member(report, "key_scheme");
+    if (!scheme || strcmp(scheme, "p256") != 0)
+        return fail(why, whylen, "key_scheme is not \"p256\"");
+
+    uint8_t got_nonce[EVIDENCE_NONCE_MAX], m[EVIDENCE_MEASUREMENT_LEN], spki[EVIDENCE_SPKI_MAX];
+    size_t got_nonce_len, spki_len;
+    if (evidence_unhex(f.nonce, 0, got_nonce, sizeof got_nonce, &got_nonce_len) ||
+        evidence_unhex(f.measurement, 0, m, sizeof m, &n) ||
+        evidence_unhex(f.public_key, 0, spki, sizeof spki, &spki_len))
+        return fail(why, whylen, "malformed hex");
+    if (got_nonce_len != want_nonce_len ||
+        CRYPTO_memcmp(got_nonce, want_nonce, want_nonce_len) != 0)
+        return fail(why, whylen, "nonce is not the expected one (replayed or altered)");
+    if (expect_measurement_hex && CRYPTO_memcmp(m, want_m, sizeof m) != 0)
+        return fail(why, whylen, "measurement is not the expected one");
+
+    uint8_t rd[EVIDENCE_REPORT_DATA_LEN];
+    char rd_hex[2 * EVIDENCE_REPORT_DATA_LEN + 1];
+    if (report_data_of(&f, rd)) return fail(why, whylen, "cannot compute report_data");
+    evidence_hex(rd, sizeof rd, rd_hex);
+    if (strcmp(rd_hex, f.report_data) != 0)
+        return fail(why, whylen, "report_data is not SHA-512(nonce || public_key || measurement)");
+
+    const char *sig_hex = hex_member(report, "signature", 1, EVIDENCE_SIG_DER_MAX);
+    uint8_t sig[EVIDENCE_SIG_DER_MAX];
+    size_t sig_len;
+    if (!sig_hex || evidence_unhex(sig_hex, 0, sig, sizeof sig, &sig_len))
+        return fail(why, whylen, "signature is not lowercase hex DER");
+
+    char *bytes = NULL;
+    size_t len = 0;
+    int rc = report_bytes_of(&f, &bytes, &len);
+    if (rc) return rc;
+    rc = evidence_p256_verify(spki, spki_len, bytes, len, sig, sig_len);
+    free(bytes);
+    if (rc == -EINVAL) return fail(why, whylen, "public_key is not one P-256 public key");
+    if (rc == -EBADMSG) return fail(why, whylen, "signature does not verify");
+    if (rc) return rc;
+    note(why, whylen, "ok");
+    return 0;
+}

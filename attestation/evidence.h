@@ -1,0 +1,119 @@
+/* Attestation reports: the report_data binding, the canonical bytes a report signature covers,
+ * signing a report with the instance key, and verifying a `software` report. Also the P-256
+ * signature primitives receipt.c shares (low-s normalisation, r‖s, DER). Plain C over libcrypto
+ * and jansson only: no seal_*, no gateway/ — the CLI links evidence.c and receipt.c alone.
+ * Byte-by-byte formats: docs/attestation.md.
+ *
+ *   report_data = SHA-512(nonce ‖ SPKI DER of the instance public key ‖ measurement (32 bytes))
+ *
+ *   canonical report bytes (what `signature` signs, ECDSA P-256 over SHA-256):
+ *     "fnbox-attestation-v1\n" provider "\n" platform "\n" tee_id "\n" measurement "\n"
+ *     public_key "\n" nonce "\n" report_data "\n" decimal(time) "\n"
+ *   with every field exactly the JSON string (lowercase hex where hex). hardware_backed and
+ *   key_scheme are not in the bytes: the verifier requires their only valid values instead.
+ *
+ * A `software` report is signed by the very key it vouches for. It proves that whoever
+ * answered holds that key and saw the nonce — nothing about what runs, or where: anyone can
+ * produce one for any measurement. It is for development and CI only; evidence_report_verify
+ * checks it is internally consistent and says nothing more. Hardware providers (tsm: TDX,
+ * SEV-SNP) come later and will be refused by this verifier until then.
+ *
+ * Hex in reports and receipts is lowercase only (a verifier refuses 'A'..'F': one meaning, one
+ * spelling). Expected values passed in by a caller (nonce, measurement, public key) may be any
+ * case. Return values: 0; -EBADMSG (a report, receipt or signature that does not check: `why`
+ * says which); -EINVAL (bad arguments, or a field a builder refuses); -ENOMEM; -EIO. */
+#ifndef FNBOX_EVIDENCE_H
+#define FNBOX_EVIDENCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#define EVIDENCE_MEASUREMENT_LEN 32
+#define EVIDENCE_REPORT_DATA_LEN 64
+#define EVIDENCE_NONCE_MIN 16 /* bytes, as GET /v1/attestation?nonce= accepts them */
+#define EVIDENCE_NONCE_MAX 64
+#define EVIDENCE_SPKI_MAX 256
+#define EVIDENCE_P256_SPKI_LEN 91 /* SubjectPublicKeyInfo DER of a P-256 key, uncompressed */
+#define EVIDENCE_SIG_DER_MAX 72
+#define EVIDENCE_SIG_RS_LEN 64 /* r ‖ s, 32 bytes each, big-endian */
+#define EVIDENCE_WHY_MAX 160   /* a why buffer of this size never truncates */
+
+/* ---- report_data and reports ---- */
+
+/* out = SHA-512(nonce ‖ spki ‖ measurement). Any lengths (nonce_len may be 0); 0 or -EINVAL
+ * (NULL with a non-zero length), -EIO. */
+int evidence_report_data(const uint8_t *nonce, size_t nonce_len, const uint8_t *spki,
+                         size_t spki_len, const uint8_t measurement[EVIDENCE_MEASUREMENT_LEN],
+                         uint8_t out[EVIDENCE_REPORT_DATA_LEN]);
+
+/* The canonical bytes of a report (its `signature`, `hardware_backed`, `key_scheme` and any
+ * other member are not part of them). *bytes is malloc'd, NUL-terminated (not counted in
+ * *len), the caller's to free. Refused (-EINVAL, *bytes NULL): a member missing or of the
+ * wrong type; measurement not 64 lowercase hex digits; report_data not 128; public_key or
+ * nonce not lowercase hex of whole bytes; nonce outside 16..64 bytes; time negative; provider,
+ * platform or tee_id empty or holding '\n' or NUL. */
+int evidence_report_bytes(const json_t *report, char **bytes, size_t *len);
+
+/* Signs a report with key (a P-256 key pair): sets "key_scheme":"p256", "public_key" (hex SPKI
+ * DER of key), "report_data" (computed from nonce, public_key and measurement) and "signature"
+ * (hex DER, low-s). The caller sets provider, platform, hardware_backed, tee_id, measurement,
+ * nonce and time. A public_key or report_data already present that differs from what key and
+ * the fields give: -EINVAL (a hardware quote bound to other data must not be signed over). */
+int evidence_report_sign(EVP_PKEY *key, json_t *report);
+
+/* A complete `software` report: {"provider":"software","platform":"none",
+ * "hardware_backed":false,"tee_id":"software","measurement","public_key","key_scheme":"p256",
+ * "nonce","report_data","time","signature"}. *out is the caller's to json_decref. */
+int evidence_software_report(EVP_PKEY *key, const uint8_t *nonce, size_t nonce_len,
+                             const uint8_t measurement[EVIDENCE_MEASUREMENT_LEN], int64_t time,
+                             json_t **out);
+
+/* Verifies a report: 0 only when the provider is "software" with platform "none",
+ * hardware_backed false, tee_id "software", key_scheme "p256"; the nonce equals nonce_hex
+ * (required: the caller's fresh nonce, any case); the measurement equals
+ * expect_measurement_hex when that is not NULL; public_key is one P-256 SPKI; report_data
+ * is SHA-512(nonce ‖ public_key ‖ measurement); time is a non-negative integer; and
+ * signature is a valid ECDSA-SHA256 DER signature of the canonical bytes by public_key.
+ * Members outside the format (an audit head, which carries its own signature) are ignored:
+ * the signature does not cover them. Freshness is the nonce's job; time is not checked.
+ * -EBADMSG with why (NUL-terminated, at most whylen bytes; "ok" on success) otherwise;
+ * -EINVAL when nonce_hex or expect_measurement_hex is malformed. */
+int evidence_report_verify(const json_t *report, const char *nonce_hex,
+                           const char *expect_measurement_hex, char *why, size_t whylen);
+
+/* ---- P-256 signature primitives (shared with receipt.c) ---- */
+
+/* ECDSA P-256 over SHA-256(msg) with key, normalised to low-s (s ≤ n/2; n−s otherwise):
+ * rs = r ‖ s, der = the DER of that same (r, s) (*der_len bytes, at most
+ * EVIDENCE_SIG_DER_MAX). -EINVAL when key is not a P-256 key pair. */
+int evidence_p256_sign(EVP_PKEY *key, const void *msg, size_t len, uint8_t rs[EVIDENCE_SIG_RS_LEN],
+                       uint8_t der[EVIDENCE_SIG_DER_MAX], size_t *der_len);
+
+/* 0 when der is a valid ECDSA-SHA256 signature (DER, either s) of msg by the P-256 key whose
+ * SubjectPublicKeyInfo DER is spki; -EBADMSG when not; -EINVAL when spki is not exactly one
+ * P-256 public key in its one DER encoding (91 bytes, uncompressed point, no unused bits). */
+int evidence_p256_verify(const uint8_t *spki, size_t spki_len, const void *msg, size_t len,
+                         const uint8_t *der, size_t der_len);
+
+/* Parses a DER ECDSA signature (strict DER, r and s in 1..n−1) and gives its low-s form as
+ * r ‖ s and as DER. *was_high (may be NULL) is 1 when s had to be replaced by n−s. -EBADMSG
+ * when der is not such a signature. */
+int evidence_sig_low_s(const uint8_t *der, size_t der_len, uint8_t rs[EVIDENCE_SIG_RS_LEN],
+                       uint8_t der_out[EVIDENCE_SIG_DER_MAX], size_t *der_out_len, int *was_high);
+
+/* The SubjectPublicKeyInfo DER of a P-256 key (*len bytes). -EINVAL when not P-256. */
+int evidence_p256_spki(EVP_PKEY *key, uint8_t spki[EVIDENCE_SPKI_MAX], size_t *len);
+
+/* ---- hex ---- */
+
+/* Lowercase hex of n bytes into out (2n+1 bytes, NUL-terminated). */
+void evidence_hex(const uint8_t *in, size_t n, char *out);
+
+/* Decodes hex (an even number of digits, lowercase only unless any_case) into out (at most
+ * cap bytes); *n the byte count. -EINVAL: not such hex, or longer than cap. */
+int evidence_unhex(const char *hex, int any_case, uint8_t *out, size_t cap, size_t *n);
+
+#endif

@@ -1,0 +1,324 @@
+#!/usr/bin/env node
+// Usage: node verify.mjs BASE_URL TOKEN FUNCTION [INPUT_JSON] [--expect-measurement HEX]
+//                       [--code FILE]
+//   TOKEN may be "@FILE" (the token is read from FILE, e.g. var/fnbox/admin.token) or "-"
+//   (taken from the FNBOX_TOKEN environment variable); INPUT_JSON defaults to null.
+//
+// What a careful caller of an fnbox oracle does, with Node's built-in crypto only:
+//   1. make a fresh random nonce and fetch GET /v1/attestation?nonce=...;
+//   2. check the report: it echoes the nonce, report_data = SHA-512(nonce || public_key ||
+//      measurement), its ECDSA P-256 signature verifies under the public_key it carries,
+//      and (with --expect-measurement) the measurement is the one you expect;
+//   3. invoke FUNCTION with ?sign=1;
+//   4. check the receipt: rebuild its canonical bytes (docs/attestation.md), verify the
+//      r||s signature under the attested public key, and check that input_sha256 is the hash
+//      of the body sent, output_sha256 the hash of the exact "result" text received, the
+//      measurement the attested one (and, with --code FILE, code_sha256 the hash of FILE).
+// Prints one line per check; exits 0 only when every check passed, 1 otherwise, 2 on a
+// usage error.
+//
+// A "software" report (hardware_backed: false) is signed by the very key it vouches for: it
+// proves the receipt and the report come from the same instance key, not that the key lives
+// in a TEE. Only a hardware-backed report (a TDX or SEV-SNP quote) can show that.
+
+import { createHash, createPublicKey, randomBytes, verify } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+
+const P256_N = BigInt('0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551');
+
+function usage(msg) {
+  if (msg) console.error(`verify.mjs: ${msg}`);
+  console.error('Usage: node verify.mjs BASE_URL TOKEN FUNCTION [INPUT_JSON] ' +
+                '[--expect-measurement HEX] [--code FILE]');
+  process.exit(2);
+}
+
+function parseArgs(argv) {
+  const pos = [];
+  const opt = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--expect-measurement' || a === '--code') {
+      if (i + 1 >= argv.length) usage(`${a} needs a value`);
+      opt[a.slice(2)] = argv[++i];
+    } else if (a === '--help' || a === '-h') {
+      usage();
+    } else if (a === '--') {
+      pos.push(...argv.slice(i + 1));
+      break;
+    } else if (a.startsWith('--')) {
+      usage(`unknown option ${a}`);
+    } else {
+      pos.push(a);
+    }
+  }
+  if (pos.length < 3 || pos.length > 4) usage();
+  return { base: pos[0].replace(/\/+$/, ''), token: pos[1], fn: pos[2], input: pos[3], opt };
+}
+
+const sha256 = (b) => createHash('sha256').update(b).digest('hex');
+const sha512 = (b) => createHash('sha512').update(b).digest('hex');
+const isHex = (s, bytes) =>
+  typeof s === 'string' && s.length % 2 === 0 && s.length > 0 && /^[0-9a-f]*$/.test(s) &&
+  (bytes === undefined || s.length === 2 * bytes);
+
+let failed = 0;
+function check(ok, what, detail) {
+  console.log(`${ok ? 'ok    ' : 'FAILED'} ${what}: ${detail}`);
+  if (!ok) failed++;
+  return ok;
+}
+
+// ---- the raw text of a top-level member, as it appears in the response body ----------
+// output_sha256 is the hash of the "result" value exactly as the server wrote it: a
+// re-encoding (JSON.stringify of the parsed value) may differ in number spelling, escapes
+// or spacing, so the bytes are cut out of the body itself.
+function rawMember(text, name) {
+  let i = 0;
+  const ws = () => { while (i < text.length && ' \t\n\r'.includes(text[i])) i++; };
+  const fail = (m) => { throw new Error(`response body is not JSON: ${m} at offset ${i}`); };
+  const str = () => {
+    if (text[i] !== '"') fail('expected a string');
+    const start = i++;
+    while (i < text.length && text[i] !== '"') {
+      if (text[i] === '\\') i++;
+      else if (text.charCodeAt(i) < 0x20) fail('control character in a string');
+      i++;
+    }
+    if (i >= text.length) fail('unterminated string');
+    i++;
+    return JSON.parse(text.slice(start, i));
+  };
+  const value = () => {
+    ws();
+    const start = i;
+    const c = text[i];
+    if (c === '"') { str(); }
+    else if (c === '{' || c === '[') {
+      const close = c === '{' ? '}' : ']';
+      i++; ws();
+      if (text[i] === close) { i++; }
+      else {
+        for (;;) {
+          if (c === '{') { ws(); str(); ws(); if (text[i] !== ':') fail("expected ':'"); i++; }
+          value(); ws();
+          if (text[i] === ',') { i++; continue; }
+          if (text[i] === close) { i++; break; }
+          fail(`expected ',' or '${close}'`);
+        }
+      }
+    } else {
+      const m = /^(-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?|true|false|null)/
+        .exec(text.slice(i, i + 400));
+      if (!m) fail('unexpected character');
+      i += m[0].length;
+    }
+    return [start, i];
+  };
+  ws();
+  if (text[i] !== '{') fail('not an object');
+  i++;
+  let found = null;
+  ws();
+  if (text[i] === '}') return null;
+  for (;;) {
+    ws();
+    const key = str();
+    ws();
+    if (text[i] !== ':') fail("expected ':'");
+    i++;
+    const [s, e] = value();
+    if (key === name) {
+      if (found !== null) throw new Error(`the body has "${name}" twice`);
+      found = text.slice(s, e);
+    }
+    ws();
+    if (text[i] === ',') { i++; continue; }
+    if (text[i] === '}') { i++; break; }
+    fail("expected ',' or '}'");
+  }
+  ws();
+  if (i !== text.length) fail('trailing data');
+  return found;
+}
+
+// ---- canonical bytes (docs/attestation.md) ---------------------------------------------
+function reportMessage(r) {
+  return 'fnbox-attestation-v1\n' + [r.provider, r.platform, r.tee_id, r.measurement,
+    r.public_key, r.nonce, r.report_data, String(r.time)].map((f) => `${f}\n`).join('');
+}
+
+function receiptMessage(rc) {
+  const lines = [rc.invocation_id, rc.function, String(rc.version), rc.code_sha256,
+    rc.input_sha256, rc.output_sha256, rc.measurement, String(rc.time),
+    String(rc.fetches.length)];
+  for (const f of rc.fetches)
+    lines.push(f.url, String(f.status), f.response_sha256, f.tls_peer_sha256 ?? '');
+  lines.push(String(rc.secrets.length), ...rc.secrets);
+  for (const l of lines)
+    if (typeof l !== 'string' || l.includes('\n')) throw new Error('a receipt field holds a newline');
+  return 'fnbox-receipt-v1\n' + lines.map((l) => `${l}\n`).join('');
+}
+
+function p256Key(hex) {
+  const key = createPublicKey({ key: Buffer.from(hex, 'hex'), format: 'der', type: 'spki' });
+  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails.namedCurve !== 'prime256v1')
+    throw new Error('not an ECDSA P-256 key');
+  return key;
+}
+
+async function get(url, init) {
+  let res;
+  try {
+    res = await fetch(url, { ...init, redirect: 'error' });
+  } catch (e) {
+    console.error(`verify.mjs: ${url.split('?')[0]}: ${e.cause?.message ?? e.message}`);
+    process.exit(1);
+  }
+  return { status: res.status, text: await res.text() };
+}
+
+// ---- main --------------------------------------------------------------------------------
+const args = parseArgs(process.argv.slice(2));
+let token = args.token;
+if (token === '-') token = process.env.FNBOX_TOKEN ?? usage('FNBOX_TOKEN is not set');
+else if (token.startsWith('@')) token = readFileSync(token.slice(1), 'utf8').trim();
+const expectMeasurement = args.opt['expect-measurement']?.toLowerCase();
+if (expectMeasurement !== undefined && !isHex(expectMeasurement, 32))
+  usage('--expect-measurement must be 64 hex digits');
+const inputBody = args.input ?? 'null';
+try { JSON.parse(inputBody); } catch { usage('INPUT_JSON is not valid JSON'); }
+
+// 1-2. attestation bound to a fresh nonce
+const nonce = randomBytes(32).toString('hex');
+const att = await get(`${args.base}/v1/attestation?nonce=${nonce}`);
+if (att.status !== 200) {
+  console.error(`verify.mjs: GET /v1/attestation: HTTP ${att.status}: ${att.text.slice(0, 300)}`);
+  process.exit(1);
+}
+const report = JSON.parse(att.text);
+let attKey = null;
+const fieldsOk = isHex(report.measurement, 32) && isHex(report.public_key) &&
+  isHex(report.nonce) && isHex(report.report_data, 64) && isHex(report.signature) &&
+  Number.isSafeInteger(report.time) &&
+  ['provider', 'platform', 'tee_id'].every((k) => typeof report[k] === 'string');
+check(fieldsOk, 'report fields', fieldsOk ? 'present and well-formed' : 'missing or malformed');
+if (fieldsOk) {
+  check(report.nonce === nonce, 'report nonce', report.nonce === nonce
+    ? 'the fresh nonce sent with this request' : `${report.nonce} is not the nonce sent (a replay?)`);
+  const want = sha512(Buffer.concat([Buffer.from(nonce, 'hex'), Buffer.from(report.public_key, 'hex'),
+    Buffer.from(report.measurement, 'hex')]));
+  check(report.report_data === want, 'report_data',
+    report.report_data === want ? 'SHA-512(nonce || public_key || measurement)'
+      : 'does not bind this nonce, key and measurement');
+  try {
+    attKey = p256Key(report.public_key);
+    check(report.key_scheme === 'p256', 'report key', `ECDSA P-256, SPKI sha256 ${sha256(Buffer.from(report.public_key, 'hex'))}`);
+  } catch (e) {
+    check(false, 'report key', e.message);
+  }
+  if (attKey) {
+    const ok = verify('sha256', Buffer.from(reportMessage(report)), { key: attKey, dsaEncoding: 'der' },
+      Buffer.from(report.signature, 'hex'));
+    check(ok, 'report signature', ok ? 'valid ECDSA-SHA256 under public_key'
+      : 'does not verify: the report was altered or not signed by this key');
+  }
+  if (expectMeasurement !== undefined)
+    check(report.measurement === expectMeasurement, 'measurement',
+      report.measurement === expectMeasurement ? `${report.measurement} as expected`
+        : `${report.measurement}, expected ${expectMeasurement}`);
+  else
+    console.log(`note   measurement: ${report.measurement} (pass --expect-measurement to pin it)`);
+  if (report.hardware_backed !== true)
+    console.log(`note   provider ${report.provider}, platform ${report.platform}: NOT hardware-backed; ` +
+      'the report is signed by the key it vouches for');
+}
+
+// 3. invoke with ?sign=1
+const inv = await get(`${args.base}/v1/functions/${encodeURIComponent(args.fn)}/invoke?sign=1`, {
+  method: 'POST',
+  headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+  body: inputBody,
+});
+let body = null;
+try { body = JSON.parse(inv.text); } catch { /* reported below */ }
+if (inv.status !== 200 || body === null || typeof body.receipt !== 'object' || body.receipt === null) {
+  check(false, 'invoke', `HTTP ${inv.status}, no receipt: ${inv.text.slice(0, 300)}`);
+  console.error(`verify.mjs: ${failed} check(s) failed`);
+  process.exit(1);
+}
+const rc = body.receipt;
+console.log(`result ${JSON.stringify(body.result)}`);
+
+// 4. the receipt
+const rcOk = ['invocation_id', 'function', 'code_sha256', 'input_sha256', 'output_sha256',
+  'measurement', 'public_key', 'signature'].every((k) => typeof rc[k] === 'string') &&
+  Number.isSafeInteger(rc.version) && Number.isSafeInteger(rc.time) &&
+  Array.isArray(rc.fetches) && Array.isArray(rc.secrets) &&
+  rc.secrets.every((s) => typeof s === 'string') &&
+  rc.fetches.every((f) => f && typeof f.url === 'string' && Number.isSafeInteger(f.status) &&
+    typeof f.response_sha256 === 'string' &&
+    (f.tls_peer_sha256 === undefined || f.tls_peer_sha256 === null || typeof f.tls_peer_sha256 === 'string'));
+check(rcOk, 'receipt fields', rcOk ? 'present and well-formed' : 'missing or malformed');
+if (rcOk) {
+  check(rc.function === args.fn, 'receipt function', `${rc.function} version ${rc.version}`);
+  check(rc.invocation_id === body.invocation_id, 'receipt invocation_id', rc.invocation_id);
+  const inHash = sha256(Buffer.from(inputBody));
+  check(rc.input_sha256 === inHash, 'input_sha256',
+    rc.input_sha256 === inHash ? 'SHA-256 of the body sent' : `${rc.input_sha256}, the body sent hashes to ${inHash}`);
+  let raw = null;
+  try {
+    raw = rawMember(inv.text, 'result');
+    if (raw === null) check(false, 'output_sha256', 'the response has no "result"');
+  } catch (e) {
+    check(false, 'output_sha256', e.message);
+  }
+  if (raw !== null) {
+    const outHash = sha256(Buffer.from(raw, 'utf8'));
+    check(rc.output_sha256 === outHash, 'output_sha256', rc.output_sha256 === outHash
+      ? `SHA-256 of the raw "result" text (${Buffer.byteLength(raw)} bytes)`
+      : `${rc.output_sha256}, the "result" received hashes to ${outHash}`);
+  }
+  if (args.opt.code !== undefined) {
+    const codeHash = sha256(readFileSync(args.opt.code));
+    check(rc.code_sha256 === codeHash, 'code_sha256', rc.code_sha256 === codeHash
+      ? `the hash of ${args.opt.code}` : `${rc.code_sha256}, ${args.opt.code} hashes to ${codeHash}`);
+  } else {
+    console.log(`note   code_sha256: ${rc.code_sha256} (pass --code FILE to compare)`);
+  }
+  if (fieldsOk) {
+    check(rc.measurement === report.measurement, 'receipt measurement',
+      rc.measurement === report.measurement ? 'the attested one' : `${rc.measurement} is not the attested ${report.measurement}`);
+    check(rc.public_key === report.public_key, 'receipt key',
+      rc.public_key === report.public_key ? 'the attested public_key' : 'not the attested public_key');
+  }
+  check(rc.key_scheme === 'p256', 'receipt key_scheme', String(rc.key_scheme));
+  let msg = null;
+  try { msg = Buffer.from(receiptMessage(rc)); } catch (e) { check(false, 'receipt encoding', e.message); }
+  if (msg !== null && attKey !== null && rc.public_key === report.public_key) {
+    const sig = isHex(rc.signature, 64) ? Buffer.from(rc.signature, 'hex') : null;
+    const ok = sig !== null &&
+      verify('sha256', msg, { key: attKey, dsaEncoding: 'ieee-p1363' }, sig);
+    check(ok, 'receipt signature', ok ? `valid r||s ECDSA-SHA256 over ${msg.length} canonical bytes`
+      : 'does not verify: the receipt was altered or signed by another key');
+    if (sig !== null) {
+      const s = BigInt('0x' + rc.signature.slice(64));
+      check(s <= P256_N / 2n, 'receipt signature low-s', s <= P256_N / 2n ? 's <= n/2' : 's > n/2');
+    }
+    if (typeof rc.signature_der === 'string') {
+      const okDer = isHex(rc.signature_der) &&
+        verify('sha256', msg, { key: attKey, dsaEncoding: 'der' }, Buffer.from(rc.signature_der, 'hex'));
+      check(okDer, 'receipt signature_der', okDer ? 'valid too' : 'does not verify');
+    }
+  }
+  console.log(`note   receipt: ${rc.fetches.length} fetch(es)` +
+    rc.fetches.map((f) => `\n         ${f.url} -> ${f.status} sha256 ${f.response_sha256}` +
+      (f.tls_peer_sha256 ? ` tls peer ${f.tls_peer_sha256}` : '')).join('') +
+    `; secrets read: ${rc.secrets.length ? rc.secrets.join(', ') : 'none'}; time ${rc.time}`);
+}
+
+if (failed > 0) {
+  console.error(`verify.mjs: ${failed} check(s) failed`);
+  process.exit(1);
+}
+console.log('verified: the attested instance signed this result of this code for this input');
