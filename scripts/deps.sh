@@ -5,7 +5,8 @@ set -euo pipefail
 
 PACKAGES=(build-essential pkg-config duktape-dev libseccomp-dev libssl-dev openssl
           libsqlite3-dev libmicrohttpd-dev libcap-dev libcurl4-openssl-dev
-          libjansson-dev libcmocka-dev python3-pytest python3-requests wrk nodejs)
+          libjansson-dev libcmocka-dev python3-pytest python3-requests wrk nodejs
+          jq xxd)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

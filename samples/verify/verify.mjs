@@ -69,14 +69,16 @@ function check(ok, what, detail) {
   return ok;
 }
 
-// ---- the raw text of a top-level member, as it appears in the response body ----------
+// ---- the raw text of the top-level members, as they appear in a response body ----------
 // output_sha256 is the hash of the "result" value exactly as the server wrote it: a
 // re-encoding (JSON.stringify of the parsed value) may differ in number spelling, escapes
-// or spacing, so the bytes are cut out of the body itself.
-function rawMember(text, name) {
+// or spacing, so the bytes are cut out of the body itself. The scan also refuses a body with
+// a key given twice in any object (JSON.parse would silently keep the last one, and a
+// verifier must not pick one of two values).
+function rawMembers(text) {
   let i = 0;
   const ws = () => { while (i < text.length && ' \t\n\r'.includes(text[i])) i++; };
-  const fail = (m) => { throw new Error(`response body is not JSON: ${m} at offset ${i}`); };
+  const fail = (m) => { throw new Error(`response body: ${m} at offset ${i}`); };
   const str = () => {
     if (text[i] !== '"') fail('expected a string');
     const start = i++;
@@ -89,19 +91,30 @@ function rawMember(text, name) {
     i++;
     return JSON.parse(text.slice(start, i));
   };
-  const value = () => {
+  const value = (members) => {
     ws();
     const start = i;
     const c = text[i];
-    if (c === '"') { str(); }
-    else if (c === '{' || c === '[') {
+    if (c === '"') {
+      str();
+    } else if (c === '{' || c === '[') {
       const close = c === '{' ? '}' : ']';
+      const seen = new Set();
       i++; ws();
       if (text[i] === close) { i++; }
       else {
         for (;;) {
-          if (c === '{') { ws(); str(); ws(); if (text[i] !== ':') fail("expected ':'"); i++; }
-          value(); ws();
+          let key = null;
+          if (c === '{') {
+            ws(); key = str(); ws();
+            if (seen.has(key)) fail(`key ${JSON.stringify(key)} given twice`);
+            seen.add(key);
+            if (text[i] !== ':') fail("expected ':'");
+            i++;
+          }
+          const [s, e] = value(null);
+          if (members && key !== null) members.set(key, text.slice(s, e));
+          ws();
           if (text[i] === ',') { i++; continue; }
           if (text[i] === close) { i++; break; }
           fail(`expected ',' or '${close}'`);
@@ -115,31 +128,13 @@ function rawMember(text, name) {
     }
     return [start, i];
   };
+  const members = new Map();
   ws();
-  if (text[i] !== '{') fail('not an object');
-  i++;
-  let found = null;
-  ws();
-  if (text[i] === '}') return null;
-  for (;;) {
-    ws();
-    const key = str();
-    ws();
-    if (text[i] !== ':') fail("expected ':'");
-    i++;
-    const [s, e] = value();
-    if (key === name) {
-      if (found !== null) throw new Error(`the body has "${name}" twice`);
-      found = text.slice(s, e);
-    }
-    ws();
-    if (text[i] === ',') { i++; continue; }
-    if (text[i] === '}') { i++; break; }
-    fail("expected ',' or '}'");
-  }
+  if (text[i] !== '{') fail('not a JSON object');
+  value(members);
   ws();
   if (i !== text.length) fail('trailing data');
-  return found;
+  return members;
 }
 
 // ---- canonical bytes (docs/attestation.md) ---------------------------------------------
@@ -160,7 +155,12 @@ function receiptMessage(rc) {
   return 'fnbox-receipt-v1\n' + lines.map((l) => `${l}\n`).join('');
 }
 
+const SPKI_P256_PREFIX = '3059301306072a8648ce3d020106082a8648ce3d03010703420004';
+
 function p256Key(hex) {
+  // the one spelling the format allows: 91 bytes, uncompressed point
+  if (!hex.startsWith(SPKI_P256_PREFIX) || hex.length !== 182)
+    throw new Error('not the 91-byte SubjectPublicKeyInfo of a P-256 key');
   const key = createPublicKey({ key: Buffer.from(hex, 'hex'), format: 'der', type: 'spki' });
   if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails.namedCurve !== 'prime256v1')
     throw new Error('not an ECDSA P-256 key');
@@ -196,7 +196,14 @@ if (att.status !== 200) {
   console.error(`verify.mjs: GET /v1/attestation: HTTP ${att.status}: ${att.text.slice(0, 300)}`);
   process.exit(1);
 }
-const report = JSON.parse(att.text);
+let report;
+try {
+  rawMembers(att.text); // no duplicate keys
+  report = JSON.parse(att.text);
+} catch (e) {
+  console.error(`verify.mjs: GET /v1/attestation: ${e.message}`);
+  process.exit(1);
+}
 let attKey = null;
 const fieldsOk = isHex(report.measurement, 32) && isHex(report.public_key) &&
   isHex(report.nonce) && isHex(report.report_data, 64) && isHex(report.signature) &&
@@ -268,7 +275,7 @@ if (rcOk) {
     rc.input_sha256 === inHash ? 'SHA-256 of the body sent' : `${rc.input_sha256}, the body sent hashes to ${inHash}`);
   let raw = null;
   try {
-    raw = rawMember(inv.text, 'result');
+    raw = rawMembers(inv.text).get('result') ?? null;
     if (raw === null) check(false, 'output_sha256', 'the response has no "result"');
   } catch (e) {
     check(false, 'output_sha256', e.message);

@@ -214,6 +214,7 @@ def test_flipped_byte_in_any_report_field_fails(ad, saved, tmp_path):
             json.dump(bad, f)
         p = verify_report(ad, path, saved["nonce"])
         assert p.returncode == 1, (field, p.stdout)
+        assert not openssl_report_ok(tmp_path, open(path).read(), saved["nonce"]), field
         if field == "nonce":  # nor does it pass for the nonce it now claims
             assert verify_report(ad, path, bad["nonce"]).returncode == 1
     # a byte of the raw file itself: the signature's last hex digit
@@ -400,6 +401,7 @@ RECEIPT_ALTERATIONS = [
 
 def test_any_altered_receipt_byte_fails(ad, saved, tmp_path):
     text = open(saved["inv"], encoding="utf-8").read()
+    att_text = open(saved["att"], encoding="utf-8").read()
     assert verify_receipt(ad, saved["inv"], saved["att"]).returncode == 0
     for k, (path, alter) in enumerate(RECEIPT_ALTERATIONS):
         bad = _alter_member(text, path, alter)
@@ -408,10 +410,10 @@ def test_any_altered_receipt_byte_fails(ad, saved, tmp_path):
             fh.write(bad)
         p = verify_receipt(ad, f, saved["att"])
         assert p.returncode == 1 and "FAILED" in p.stdout, (path, p.stdout)
-        # what signature_der covers fails the openssl check too (it checks signature_der;
-        # key_scheme and the r||s form are checked by the verifiers above)
+        # the documented openssl commands catch it too, save what they do not look at
+        # (key_scheme, and the r||s form: they check signature_der)
         if path not in (("key_scheme",), ("signature",)):
-            assert not openssl_verifies(tmp_path, bad), path
+            assert not openssl_receipt_ok(tmp_path, bad, att_text), path
     # one byte of the result text
     raw = raw_result(text)
     i = raw.index("42")
@@ -428,6 +430,31 @@ def test_any_altered_receipt_byte_fails(ad, saved, tmp_path):
 
 
 # ---- the openssl command line (docs/attestation.md) ------------------------------------------
+# The commands are read from the documentation itself (its ```console blocks, lines starting
+# with "$ ") and run as they stand, so the page and the format cannot drift apart.
+
+def doc_commands(marker):
+    with open(DOC, encoding="utf-8") as f:
+        blocks = re.findall(r"```console\n(.*?)```", f.read(), re.S)
+    block = [b for b in blocks if marker in b]
+    assert len(block) == 1, f"docs/attestation.md: no single console block with {marker!r}"
+    return [line[2:] for line in block[0].splitlines() if line.startswith("$ ")]
+
+
+def run_doc(tmp_path, markers, files):
+    """Runs the documented commands of the blocks holding each marker, in order, in a fresh
+    directory holding files ({name: text}); returns (exit status, stdout lines, directory)."""
+    if shutil.which("jq") is None or shutil.which("xxd") is None:
+        pytest.skip("jq and xxd are needed for the documented openssl commands")
+    d = tmp_path / f"ossl-{pysecrets.token_hex(4)}"
+    d.mkdir()
+    for name, text in files.items():
+        (d / name).write_text(text, encoding="utf-8")
+    cmds = [c for m in markers for c in doc_commands(m)]
+    p = subprocess.run(["sh", "-c", "set -eu\n" + "\n".join(cmds) + "\n"], cwd=str(d),
+                       capture_output=True, text=True, timeout=30)
+    return p.returncode, p.stdout.splitlines(), d
+
 
 def canonical_receipt(rc):
     lines = [rc["invocation_id"], rc["function"], str(rc["version"]), rc["code_sha256"],
@@ -436,35 +463,47 @@ def canonical_receipt(rc):
     for f in rc["fetches"]:
         lines += [f["url"], str(f["status"]), f["response_sha256"], f.get("tls_peer_sha256") or ""]
     lines += [str(len(rc["secrets"]))] + rc["secrets"]
-    return ("fnbox-receipt-v1\n" + "".join(l + "\n" for l in lines)).encode()
+    return ("fnbox-receipt-v1\n" + "".join(x + "\n" for x in lines)).encode()
 
 
-OPENSSL_SCRIPT = r"""set -eu
-# the documented commands (docs/attestation.md), run on the saved invoke response
-jq -j '.receipt | "fnbox-receipt-v1\n",
-  ((.invocation_id, .function, .version, .code_sha256, .input_sha256, .output_sha256,
-    .measurement, .time, (.fetches | length),
-    (.fetches[] | (.url, .status, .response_sha256, (.tls_peer_sha256 // ""))),
-    (.secrets | length), .secrets[]) | "\(.)\n")' invoke.json > receipt.bin
-jq -r .receipt.public_key invoke.json | xxd -r -p > pub.der
-jq -r .receipt.signature_der invoke.json | xxd -r -p > sig.der
-openssl dgst -sha256 -verify pub.der -keyform DER -signature sig.der receipt.bin
-"""
+RECEIPT_BLOCK = "jq .receipt invoke.json"
+TAMPER_BLOCK = "printf 'inv-0002'"
+REPORT_BLOCK = "report.bin"
 
 
-def openssl_verifies(tmp_path, invoke_text):
-    """Runs the openssl verification of a receipt on an invoke response's text."""
-    d = tmp_path / f"ossl-{pysecrets.token_hex(4)}"
-    d.mkdir()
-    (d / "invoke.json").write_text(invoke_text, encoding="utf-8")
-    p = subprocess.run(["sh", "-c", OPENSSL_SCRIPT], cwd=str(d), capture_output=True,
-                       text=True, timeout=30)
-    return p.returncode == 0 and "Verified OK" in p.stdout
+def openssl_receipt_ok(tmp_path, invoke_text, attestation_text):
+    """The documented receipt check: the signature verifies and the key and measurement are
+    the attested ones."""
+    rc, out, _ = run_doc(tmp_path, [RECEIPT_BLOCK],
+                         {"invoke.json": invoke_text, "attestation.json": attestation_text})
+    return rc == 0 and {"Verified OK", "same key", "same measurement"} <= set(out)
 
 
-def test_openssl_command_line_verifies_the_receipt(ad, saved, tmp_path):
-    text = open(saved["inv"], encoding="utf-8").read()
-    assert openssl_verifies(tmp_path, text)
+def openssl_report_ok(tmp_path, report_text, n):
+    """The documented report check: the nonce is ours, report_data is the SHA-512 binding,
+    the provider line reads as a software report's, and the signature verifies."""
+    rc, out, _ = run_doc(tmp_path, [REPORT_BLOCK], {"attestation.json": report_text})
+    if rc != 0 or "Verified OK" not in out:
+        return False
+    i = [k for k, line in enumerate(out) if line.endswith("  -")]  # sha512sum's line
+    return (out[0] == n and "software\tnone\tfalse\tsoftware\tp256" in out and len(i) == 1
+            and i[0] + 1 < len(out) and out[i[0] + 1] == out[i[0]].split()[0])
+
+
+def test_openssl_command_line_verifies(ad, saved, tmp_path):
+    inv = open(saved["inv"], encoding="utf-8").read()
+    att = open(saved["att"], encoding="utf-8").read()
+    assert openssl_report_ok(tmp_path, att, saved["nonce"])
+    rc, out, d = run_doc(tmp_path, [RECEIPT_BLOCK], {"invoke.json": inv, "attestation.json": att})
+    assert rc == 0 and {"Verified OK", "same key", "same measurement"} <= set(out), out
+    # jq rebuilt exactly the canonical bytes, and sha256sum shows their hash
+    rebuilt = (d / "receipt.bin").read_bytes()
+    assert rebuilt == canonical_receipt(saved["inv_json"]["receipt"])
+    assert f"{sha256(rebuilt)}  receipt.bin" in out
+    # the documented tampering demonstration is caught
+    rc, out, _ = run_doc(tmp_path, [RECEIPT_BLOCK, TAMPER_BLOCK],
+                         {"invoke.json": inv, "attestation.json": att})
+    assert rc != 0 and "Verification failure" in out, out  # (set -e stops at the failure)
 
 
 # ---- the node sample -----------------------------------------------------------------------
