@@ -1,3 +1,4 @@
+#include "common/hex.h"
 #include "gateway/auth.h"
 
 #include <errno.h>
@@ -22,16 +23,6 @@ const char *role_name(enum role r)
     return (r >= ROLE_INVOKER && r <= ROLE_ADMIN) ? role_names[r] : "";
 }
 
-static void hex(const uint8_t *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = 0;
-}
-
 static int sha256(const void *data, size_t len, uint8_t out[32])
 {
     unsigned int n = 0;
@@ -46,10 +37,10 @@ int auth_token_create(struct store *s, enum role role, const char *owner, int64_
     if (RAND_bytes(secret, sizeof secret) != 1 || RAND_bytes(idbytes, sizeof idbytes) != 1)
         return -EIO;
     memcpy(token_out, "fnbox_", 6);
-    hex(secret, sizeof secret, token_out + 6);
+    hex_encode(secret, sizeof secret, token_out + 6);
     OPENSSL_cleanse(secret, sizeof secret);
     memcpy(id_out, "tok_", 4);
-    hex(idbytes, sizeof idbytes, id_out + 4);
+    hex_encode(idbytes, sizeof idbytes, id_out + 4);
     int rc = sha256(token_out, strlen(token_out), hash);
     if (!rc) rc = store_token_insert(s, id_out, hash, role_name(role), owner, now, expires_at,
                                      audit);

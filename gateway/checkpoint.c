@@ -1,3 +1,4 @@
+#include "common/hex.h"
 #include "gateway/checkpoint.h"
 
 #include <errno.h>
@@ -16,29 +17,6 @@
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static json_t *latest;         /* the checkpoint JSON, or NULL */
 static int64_t appends_at_last; /* store_audit_appends() when it was made */
-
-static void hex(const uint8_t *in, size_t n, char *out)
-{
-    static const char d[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = d[in[i] >> 4];
-        out[2 * i + 1] = d[in[i] & 15];
-    }
-    out[2 * n] = 0;
-}
-
-static int unhex(const char *in, uint8_t *out, size_t cap, size_t *len)
-{
-    size_t n = strlen(in);
-    if (n % 2 || n / 2 > cap) return -EINVAL;
-    for (size_t i = 0; i < n / 2; i++) {
-        unsigned v;
-        if (sscanf(in + 2 * i, "%2x", &v) != 1) return -EINVAL;
-        out[i] = (uint8_t)v;
-    }
-    *len = n / 2;
-    return 0;
-}
 
 static int message(int64_t seq, const char *hash, int64_t when, char *out, size_t cap)
 {
@@ -107,8 +85,8 @@ int checkpoint_now(struct app *app, json_t **out)
     if (!rc) rc = seal_p256_public_der(key, pub);
     json_t *cp = NULL;
     if (!rc) {
-        hex(sig, sig_len, sig_hex);
-        hex(pub, sizeof pub, pub_hex);
+        hex_encode(sig, sig_len, sig_hex);
+        hex_encode(pub, sizeof pub, pub_hex);
         cp = json_pack("{sIsssIssss}", "seq", (json_int_t)seq, "hash", hash, "time",
                        (json_int_t)when, "signature", sig_hex, "public_key", pub_hex);
         char *text = cp ? json_dumps(cp, JSON_COMPACT) : NULL;
@@ -162,7 +140,7 @@ int checkpoint_check(struct app *app, int *ok)
     *ok = 0;
     int n = hash ? message(seq, hash, when, msg, sizeof msg) : -1;
     /* the signature must be ours: verify against the instance key, not the file's key */
-    if (n > 0 && sig_hex && unhex(sig_hex, sig, sizeof sig, &sig_len) == 0 &&
+    if (n > 0 && sig_hex && hex_decode(sig_hex, sig, sizeof sig, &sig_len) == 0 &&
         seal_p256_public_der(keyring_instance_key(app->keyring), pub) == 0 &&
         seal_p256_verify(pub, sizeof pub, (const uint8_t *)msg, (size_t)n, sig, sig_len) == 0) {
         if (seq == 0) *ok = strcmp(hash, AUDIT_GENESIS) == 0;

@@ -1,3 +1,4 @@
+#include "common/hex.h"
 #include "gateway/fetch.h"
 
 #include <ctype.h>
@@ -335,16 +336,6 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
-static void hex(const unsigned char *in, size_t n, char *out)
-{
-    static const char d[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = d[in[i] >> 4];
-        out[2 * i + 1] = d[in[i] & 15];
-    }
-    out[2 * n] = 0;
-}
-
 /* SHA-256 of the leaf certificate's DER, from libcurl's certificate info. */
 static void peer_cert_sha256(CURL *h, char out[65])
 {
@@ -361,7 +352,7 @@ static void peer_cert_sha256(CURL *h, char out[65])
         unsigned char md[32];
         unsigned int mdlen = 0;
         if (len > 0 && EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL) == 1)
-            hex(md, 32, out);
+            hex_encode(md, 32, out);
         OPENSSL_free(der);
         X509_free(x);
         BIO_free(bio);
@@ -478,7 +469,7 @@ int fetch_perform(const struct egress_config *c, const struct fetch_target *t, c
         fail(e, FETCH_ERR_UPSTREAM, "out of memory");
         goto out;
     }
-    hex(md, 32, out->body_sha256);
+    hex_encode(md, 32, out->body_sha256);
     if (https) peer_cert_sha256(h, out->tls_peer_sha256);
     out->headers = x.headers;
     x.headers = NULL;

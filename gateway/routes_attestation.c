@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/hex.h"
 #include "attestation/evidence.h"
 #include "gateway/checkpoint.h"
 #include "gateway/handlers.h"
@@ -14,37 +15,12 @@
 #define NONCE_MIN 16
 #define NONCE_MAX 64
 
-static void hex(const uint8_t *in, size_t n, char *out)
-{
-    static const char d[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = d[in[i] >> 4];
-        out[2 * i + 1] = d[in[i] & 15];
-    }
-    out[2 * n] = 0;
-}
-
-static int unhex(const char *s, uint8_t *out, size_t cap, size_t *len)
-{
-    size_t n = strlen(s);
-    if (n % 2 || n / 2 > cap) return -1;
-    for (size_t i = 0; i < n / 2; i++) {
-        unsigned v;
-        if (!strchr("0123456789abcdefABCDEF", s[2 * i]) ||
-            !strchr("0123456789abcdefABCDEF", s[2 * i + 1]) || sscanf(s + 2 * i, "%2x", &v) != 1)
-            return -1;
-        out[i] = (uint8_t)v;
-    }
-    *len = n / 2;
-    return 0;
-}
-
 void h_attestation(struct request *r, char *p[MAX_PARAMS])
 {
     const char *nonce_hex = http_query(r, "nonce");
     uint8_t nonce[NONCE_MAX];
     size_t nonce_len;
-    if (!nonce_hex || unhex(nonce_hex, nonce, sizeof nonce, &nonce_len) || nonce_len < NONCE_MIN) {
+    if (!nonce_hex || hex_decode(nonce_hex, nonce, sizeof nonce, &nonce_len) || nonce_len < NONCE_MIN) {
         http_reply_error(r, 400, "invalid_request",
                          "nonce must be %d to %d bytes of hex (a fresh random value)", NONCE_MIN,
                          NONCE_MAX);
@@ -60,10 +36,10 @@ void h_attestation(struct request *r, char *p[MAX_PARAMS])
         http_reply_error(r, 500, "internal", "cannot build the report");
         return;
     }
-    hex(spki, sizeof spki, spki_hex);
-    hex(r->app->measurement, 32, meas_hex);
-    hex(nonce, nonce_len, nonce_norm);
-    hex(report_data, sizeof report_data, rd_hex);
+    hex_encode(spki, sizeof spki, spki_hex);
+    hex_encode(r->app->measurement, 32, meas_hex);
+    hex_encode(nonce, nonce_len, nonce_norm);
+    hex_encode(report_data, sizeof report_data, rd_hex);
     json_t *rep = json_pack("{sssssbsssssssssssssI}", "provider", "software", "platform", "none",
                             "hardware_backed", 0, "tee_id", r->app->tee_id, "measurement", meas_hex,
                             "public_key", spki_hex, "key_scheme", "p256", "nonce", nonce_norm,

@@ -3,8 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
+#include "common/hex.h"
 #include "common/log.h"
 #include "common/proto.h"
 #include "gateway/handlers.h"
@@ -18,19 +17,6 @@ struct deploy_task {
     struct fn_version v;
     struct fn_limits limits;
 };
-
-static void sha256_hex(const char *data, size_t len, char out[65])
-{
-    unsigned char md[32];
-    unsigned int n = 0;
-    static const char digits[] = "0123456789abcdef";
-    if (EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) != 1) n = 0;
-    for (unsigned i = 0; i < 32; i++) {
-        out[2 * i] = i < n ? digits[md[i] >> 4] : '0';
-        out[2 * i + 1] = i < n ? digits[md[i] & 15] : '0';
-    }
-    out[64] = 0;
-}
 
 static void deploy_task_free(struct deploy_task *t)
 {

@@ -8,8 +8,8 @@
 
 #include <openssl/rand.h>
 
+#include "common/hex.h"
 #include "common/proto.h"
-#include <openssl/evp.h>
 
 #include "attestation/receipt.h"
 #include "gateway/broker.h"
@@ -79,19 +79,6 @@ static void reply_with_result(struct request *r, unsigned status, json_t *env,
     int n = snprintf(out, len + 1, "{\"result\":%s,%s", result_json, rest + 1);
     free(rest);
     http_reply_text(r, status, out, (size_t)n, "application/json");
-}
-
-static void sha256_hex(const char *data, size_t len, char out[65])
-{
-    unsigned char md[32];
-    unsigned int n = 0;
-    static const char d[] = "0123456789abcdef";
-    if (EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) != 1) memset(md, 0, sizeof md);
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = d[md[i] >> 4];
-        out[2 * i + 1] = d[md[i] & 15];
-    }
-    out[64] = 0;
 }
 
 /* The signed receipt of a successful invocation (attestation/receipt.h), or NULL. */
