@@ -96,6 +96,11 @@ void h_function_deploy(struct request *r, char *p[MAX_PARAMS])
     json_t *entry_j = json_object_get(body, "entry");
     const char *entry = entry_j ? json_string_value(entry_j) : "main";
     struct fn_limits limits;
+    json_t *sign = json_object_get(body, "sign");
+    if (sign && !json_is_boolean(sign)) {
+        http_reply_error(r, 400, "invalid_request", "sign must be true or false");
+        goto out;
+    }
     if (!code || !*code) {
         http_reply_error(r, 400, "invalid_request", "code must be a non-empty string");
         goto out;
@@ -140,6 +145,7 @@ void h_function_deploy(struct request *r, char *p[MAX_PARAMS])
         t->v.allow_hosts_json = json_dumps(hosts, JSON_COMPACT);
         t->v.secrets_json = json_dumps(grants, JSON_COMPACT);
         t->v.created_at = now_unix();
+        t->v.sign = json_is_true(sign);
         sha256_hex(code, strlen(code), t->v.code_sha256);
     }
     json_decref(limits_j);
@@ -206,15 +212,15 @@ void h_function_get(struct request *r, char *p[MAX_PARAMS])
 {
     struct fn_version v;
     if (!load_managed(r, p[0], &v)) return;
-    http_reply_json(r, 200,
-                    json_pack("{sssssIsssssssosososIsbsI}", "name", v.name, "owner", v.owner,
-                              "version", (json_int_t)v.version, "code", v.code, "code_sha256",
-                              v.code_sha256, "entry", v.entry, "limits",
-                              parsed_or_null(v.limits_json), "allow_hosts",
-                              parsed_or_null(v.allow_hosts_json), "secrets",
-                              parsed_or_null(v.secrets_json), "created_at",
-                              (json_int_t)v.created_at, "pinned", v.pinned, "latest_version",
-                              (json_int_t)v.latest_version));
+    json_t *body = json_pack("{sssssIsssssssosososIsbsIsb}", "name", v.name, "owner", v.owner,
+                             "version", (json_int_t)v.version, "code", v.code, "code_sha256",
+                             v.code_sha256, "entry", v.entry, "limits",
+                             parsed_or_null(v.limits_json), "allow_hosts",
+                             parsed_or_null(v.allow_hosts_json), "secrets",
+                             parsed_or_null(v.secrets_json), "created_at",
+                             (json_int_t)v.created_at, "pinned", v.pinned, "latest_version",
+                             (json_int_t)v.latest_version, "sign", v.sign);
+    http_reply_json(r, 200, body);
     fn_version_free(&v);
 }
 

@@ -192,7 +192,7 @@ void h_function_invoke(struct request *r, char *p[MAX_PARAMS])
     effective_limits(t->v.limits_json, &r->app->cfg.max, &t->limits);
     snprintf(t->caller, sizeof t->caller, "%s", r->who.owner);
     const char *sign = http_query(r, "sign");
-    t->sign = sign && (strcmp(sign, "1") == 0 || strcmp(sign, "true") == 0);
+    t->sign = t->v.sign || (sign && (strcmp(sign, "1") == 0 || strcmp(sign, "true") == 0));
     json_t *ctx = json_pack("{sssssIss}", "invocation_id", t->invocation_id, "function",
                             t->v.name, "version", (json_int_t)t->v.version, "caller",
                             r->who.owner);

@@ -38,6 +38,7 @@ struct fn_version {
     char *allow_hosts_json;
     char *secrets_json;
     int64_t created_at;
+    int sign; /* every successful result carries a signed receipt */
 };
 
 int store_open(const char *path, struct store **out);
