@@ -7,6 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 int64_t frame_now_ms(void)
 {
     struct timespec ts;
@@ -30,11 +32,17 @@ int frame_send(int fd, uint8_t type, const void *data, size_t len)
         do {
             w = write(fd, chunk, FRAME_HDR + n);
         } while (w < 0 && errno == EINTR);
-        if (w < 0) return (errno == EPIPE || errno == ECONNRESET) ? -EPIPE : -errno;
-        if ((size_t)w != FRAME_HDR + n) return -EPROTO; /* seqpacket writes are atomic */
+        int err = errno;
+        if (w < 0 || (size_t)w != FRAME_HDR + n) {
+            OPENSSL_cleanse(chunk, sizeof chunk);
+            if (w >= 0) return -EPROTO; /* seqpacket writes are atomic */
+            return (err == EPIPE || err == ECONNRESET) ? -EPIPE : -err;
+        }
         p += n;
         left -= n;
     } while (left > 0);
+    /* frames carry secret values and response bodies: no copy stays on this stack */
+    OPENSSL_cleanse(chunk, FRAME_HDR + (len < FRAME_CHUNK ? len : FRAME_CHUNK));
     return 0;
 }
 
@@ -91,10 +99,16 @@ int frame_recv(int fd, struct frame *out, size_t max_len, int64_t deadline_ms)
         if (len + n + 1 > cap) {
             size_t ncap = cap ? cap * 2 : 4096;
             while (ncap < len + n + 1) ncap *= 2;
-            uint8_t *nb = realloc(buf, ncap);
+            /* not realloc: the old block must be wiped, not left behind in the heap */
+            uint8_t *nb = malloc(ncap);
             if (!nb) {
                 rc = -ENOMEM;
                 goto fail;
+            }
+            if (buf) {
+                memcpy(nb, buf, len);
+                OPENSSL_cleanse(buf, cap);
+                free(buf);
             }
             buf = nb;
             cap = ncap;
@@ -103,6 +117,7 @@ int frame_recv(int fd, struct frame *out, size_t max_len, int64_t deadline_ms)
         len += n;
         if (!(chunk[1] & FRAME_MORE)) break;
     }
+    OPENSSL_cleanse(chunk, sizeof chunk);
     if (!buf) {
         buf = malloc(1);
         if (!buf) return -ENOMEM;
@@ -113,12 +128,15 @@ int frame_recv(int fd, struct frame *out, size_t max_len, int64_t deadline_ms)
     out->len = len;
     return 0;
 fail:
+    OPENSSL_cleanse(chunk, sizeof chunk);
+    if (buf) OPENSSL_cleanse(buf, cap);
     free(buf);
     return rc;
 }
 
 void frame_free(struct frame *f)
 {
+    if (f->data) OPENSSL_cleanse(f->data, f->len);
     free(f->data);
     f->data = NULL;
     f->len = 0;

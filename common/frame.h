@@ -6,7 +6,9 @@
  * per-call maximum, so a peer can never make the other side buffer without bound.
  * Functions return 0 or a negative errno: -EPIPE when the peer closed, -ETIMEDOUT when the
  * deadline passed, -E2BIG when the frame exceeds the caller's maximum, -EPROTO on a malformed
- * chunk. Only read(2), write(2) and (with a deadline) poll(2) are used. */
+ * chunk. Only read(2), write(2) and (with a deadline) poll(2) are used. Frames carry secret
+ * values and response bodies, so every buffer the codec uses is wiped before it is reused or
+ * freed (frame_free included). */
 #ifndef FNBOX_FRAME_H
 #define FNBOX_FRAME_H
 
