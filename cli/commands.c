@@ -360,6 +360,7 @@ int fnbox_cmd_deploy(const struct fnbox_args *a)
     if (a->opt[OPT_SECRET].n > 0 &&
         (build_grants(a, &secrets, &ex) != 0 || put(body, "secrets", secrets) != 0))
         goto fail;
+    if (a->opt[OPT_SIGN].n > 0 && put(body, "sign", json_true()) != 0) goto fail;
 
     char *path = path_with(a, "/v1/functions/", name, "");
     add_owner(a, &path);

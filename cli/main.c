@@ -32,12 +32,14 @@ struct command {
 static const struct command commands[] = {
     {"deploy", NULL,
      "FILE --name NAME [--entry FN] [--limit KEY=N]... [--allow-host HOST]...\n"
-     "        [--secret NAME[=HOST,...]]... [--owner OWNER]",
+     "        [--secret NAME[=HOST,...]]... [--sign] [--owner OWNER]",
      "Deploy FILE ('-': stdin) as a new version of function NAME. Limits: timeout_ms, memory_mb,\n"
      "      max_fetches, max_output_bytes. --secret grants secrets.get(NAME); with =HOST,... the\n"
-     "      value may only be sent to those hosts. --owner: an admin deploying for that owner.",
+     "      value may only be sent to those hosts. --sign: every successful result carries a\n"
+     "      signed receipt. --owner: an admin deploying for that owner.",
      1, 1,
-     O(OPT_NAME) | O(OPT_ENTRY) | O(OPT_LIMIT) | O(OPT_ALLOW_HOST) | O(OPT_SECRET) | O(OPT_OWNER),
+     O(OPT_NAME) | O(OPT_ENTRY) | O(OPT_LIMIT) | O(OPT_ALLOW_HOST) | O(OPT_SECRET) | O(OPT_OWNER) |
+         O(OPT_SIGN),
      O(OPT_LIMIT) | O(OPT_ALLOW_HOST) | O(OPT_SECRET), fnbox_cmd_deploy},
     {"invoke", NULL, "NAME [JSON | @FILE | -] [--sign] [--out FILE]",
      "Invoke NAME with a JSON input (none: null; '-': read stdin). A failed invocation still\n"

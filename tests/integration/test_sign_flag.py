@@ -25,3 +25,21 @@ def test_sign_flag_at_deploy(daemon, dev):
     assert r.status_code == 500 and "receipt" not in r.json()
     r = daemon.deploy(unique("signed-x"), "function main() {}\n", token, sign="yes")
     assert r.status_code == 400 and error_code(r) == "invalid_request"
+
+
+def test_cli_deploy_sign(daemon, dev, tmp_path):
+    import json
+    import os
+    import subprocess
+
+    from conftest import binary, REPO
+    token, _ = dev
+    name = unique("clisign")
+    env = dict(os.environ, FNBOX_URL=daemon.base, FNBOX_TOKEN=token)
+    p = subprocess.run([binary("fnbox"), "deploy", os.path.join(REPO, "samples", "hello.js"),
+                        "--name", name, "--sign"], env=env, capture_output=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    p = subprocess.run([binary("fnbox"), "invoke", name, '{"name":"Ada"}'], env=env,
+                       capture_output=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert "receipt" in json.loads(p.stdout)
