@@ -372,9 +372,7 @@ int evidence_software_report(EVP_PKEY *key, const uint8_t *nonce, size_t nonce_l
 
 /* ---- verification ---- */
 
-static void note(char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void note(char *why, size_t whylen, const char *fmt, ...)
+void evidence_note(char *why, size_t whylen, const char *fmt, ...)
 {
     if (!why || !whylen) return;
     va_list ap;
@@ -383,23 +381,23 @@ static void note(char *why, size_t whylen, const char *fmt, ...)
     va_end(ap);
 }
 
-#define fail(why, whylen, ...) (note(why, whylen, __VA_ARGS__), -EBADMSG)
+#define fail(why, whylen, ...) (evidence_note(why, whylen, __VA_ARGS__), -EBADMSG)
 
 int evidence_report_verify(const json_t *report, const char *nonce_hex,
                            const char *expect_measurement_hex, char *why, size_t whylen)
 {
-    note(why, whylen, "%s", "");
+    evidence_note(why, whylen, "%s", "");
     uint8_t want_nonce[EVIDENCE_NONCE_MAX], want_m[EVIDENCE_MEASUREMENT_LEN];
     size_t want_nonce_len = 0, n = 0;
     if (evidence_unhex(nonce_hex, 1, want_nonce, sizeof want_nonce, &want_nonce_len) ||
         want_nonce_len == 0) {
-        note(why, whylen, "expected nonce is not hex");
+        evidence_note(why, whylen, "expected nonce is not hex");
         return -EINVAL;
     }
     if (expect_measurement_hex &&
         (evidence_unhex(expect_measurement_hex, 1, want_m, sizeof want_m, &n) ||
          n != sizeof want_m)) {
-        note(why, whylen, "expected measurement is not 64 hex digits");
+        evidence_note(why, whylen, "expected measurement is not 64 hex digits");
         return -EINVAL;
     }
 
@@ -453,6 +451,6 @@ int evidence_report_verify(const json_t *report, const char *nonce_hex,
     if (rc == -EINVAL) return fail(why, whylen, "public_key is not one P-256 public key");
     if (rc == -EBADMSG) return fail(why, whylen, "signature does not verify");
     if (rc) return rc;
-    note(why, whylen, "ok");
+    evidence_note(why, whylen, "ok");
     return 0;
 }

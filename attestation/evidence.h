@@ -111,6 +111,9 @@ int evidence_p256_spki(EVP_PKEY *key, uint8_t spki[EVIDENCE_SPKI_MAX], size_t *l
 
 /* Lowercase hex of n bytes into out (2n+1 bytes, NUL-terminated). */
 void evidence_hex(const uint8_t *in, size_t n, char *out);
+/* Writes a verification failure's reason into why (when why is not NULL). */
+void evidence_note(char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Decodes hex (an even number of digits, lowercase only unless any_case) into out (at most
  * cap bytes); *n the byte count. -EINVAL: not such hex, or longer than cap. */

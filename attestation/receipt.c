@@ -9,18 +9,7 @@
 
 #include "attestation/evidence.h"
 
-static void note(char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void note(char *why, size_t whylen, const char *fmt, ...)
-{
-    if (!why || !whylen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, whylen, fmt, ap);
-    va_end(ap);
-}
-
-#define fail(why, whylen, ...) (note(why, whylen, __VA_ARGS__), -EBADMSG)
+#define fail(why, whylen, ...) (evidence_note(why, whylen, __VA_ARGS__), -EBADMSG)
 
 /* The member's string when it is a string without NUL, else NULL. */
 static const char *str_of(const json_t *v)
@@ -169,13 +158,13 @@ int receipt_sign(EVP_PKEY *key, json_t *receipt)
 int receipt_verify(const json_t *receipt, const char *expected_public_key_hex, char *why,
                    size_t whylen)
 {
-    note(why, whylen, "%s", "");
+    evidence_note(why, whylen, "%s", "");
     uint8_t want_pk[EVIDENCE_SPKI_MAX];
     size_t want_pk_len = 0;
     if (expected_public_key_hex &&
         (evidence_unhex(expected_public_key_hex, 1, want_pk, sizeof want_pk, &want_pk_len) ||
          !want_pk_len)) {
-        note(why, whylen, "expected public key is not hex");
+        evidence_note(why, whylen, "expected public key is not hex");
         return -EINVAL;
     }
 
@@ -216,7 +205,7 @@ int receipt_verify(const json_t *receipt, const char *expected_public_key_hex, c
         else if (rc == -EBADMSG)
             rc = fail(why, whylen, "signature does not verify");
         else if (!rc)
-            note(why, whylen, "ok");
+            evidence_note(why, whylen, "ok");
     }
     free(bytes);
     return rc;

@@ -905,21 +905,6 @@ int fnbox_cmd_audit_checkpoint(const struct fnbox_args *a)
     return perform(a, "POST", strdup("/v1/audit/checkpoint"), NULL, 0);
 }
 
-/* Prints one check's verdict; returns 1 when it failed (to be counted). */
-static int check_line(bool ok, const char *what, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int check_line(bool ok, const char *what, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    printf("%-7s%s: ", ok ? "ok" : "FAILED", what);
-    vprintf(fmt, ap);
-    putchar('\n');
-    va_end(ap);
-    return ok ? 0 : 1;
-}
-
 static long long int_field(const json_t *o, const char *key, long long def)
 {
     const json_t *v = json_object_get(o, key);
@@ -970,10 +955,10 @@ static int check_server(const json_t *v)
     const json_t *chain = json_object_get(v, "chain_ok");
     if (!json_is_boolean(chain)) chain = json_object_get(v, "ok");
     if (json_is_true(chain))
-        failed += check_line(true, "hash chain", "%lld entries, head %s", entries,
+        failed += fnbox_check(true, "hash chain", "%lld entries, head %s", entries,
                              str_field(v, "head_hash", h, sizeof h));
     else
-        failed += check_line(false, "hash chain",
+        failed += fnbox_check(false, "hash chain",
                              "broken at seq %lld (%lld entries): an entry was edited, deleted "
                              "or inserted",
                              int_field(v, "first_bad_seq", -1), entries);
@@ -982,26 +967,26 @@ static int check_server(const json_t *v)
     const json_t *cp = json_object_get(v, "checkpoint");
     long long cp_seq = int_field(cp, "seq", -1);
     if (json_is_true(cp_ok))
-        failed += check_line(true, "server checkpoint",
+        failed += fnbox_check(true, "server checkpoint",
                              "seq %lld matches the log (checked by the server)", cp_seq);
     else if (json_is_false(cp_ok))
-        failed += check_line(false, "server checkpoint",
+        failed += fnbox_check(false, "server checkpoint",
                              "seq %lld does not match the log (truncated or rolled back?)", cp_seq);
     else
         printf("%-7sserver checkpoint: none yet ('fnbox audit checkpoint' makes one)\n", "-");
 
     if (failed == 0 && !json_is_true(json_object_get(v, "ok")))
-        failed += check_line(false, "server verdict", "not ok");
+        failed += fnbox_check(false, "server verdict", "not ok");
     if (json_is_object(cp)) { /* check its signature here too rather than take the server's word */
         struct fnbox_checkpoint scp;
         char err[160];
         if (fnbox_checkpoint_parse(cp, &scp, err, sizeof err) != 0)
-            failed += check_line(false, "server checkpoint signature", "unreadable: %s", err);
+            failed += fnbox_check(false, "server checkpoint signature", "unreadable: %s", err);
         else if (fnbox_checkpoint_verify(&scp, err, sizeof err) != 0)
-            failed += check_line(false, "server checkpoint signature", "%s", err);
+            failed += fnbox_check(false, "server checkpoint signature", "%s", err);
         else
             failed +=
-                check_line(true, "server checkpoint signature",
+                fnbox_check(true, "server checkpoint signature",
                            "valid (ECDSA P-256, checked here; key sha256 %s)", scp.pub_sha256);
     }
     return failed;
@@ -1015,9 +1000,9 @@ static int check_saved(const struct fnbox_args *a, const char *label,
     char err[160], what[192];
     snprintf(what, sizeof what, "%s signature", label);
     if (fnbox_checkpoint_verify(cp, err, sizeof err) != 0)
-        failed += check_line(false, what, "%s", err);
+        failed += fnbox_check(false, what, "%s", err);
     else
-        failed += check_line(
+        failed += fnbox_check(
             true, what, "valid (ECDSA P-256 over seq %lld, time %lld; key sha256 %s%s%s)", cp->seq,
             cp->time, cp->pub_sha256, cp->key_id[0] ? ", key_id " : "", cp->key_id);
 
@@ -1025,19 +1010,19 @@ static int check_saved(const struct fnbox_args *a, const char *label,
     snprintf(what, sizeof what, "%s key", label);
     struct fnbox_checkpoint scp;
     if (!json_is_object(server_cp) || fnbox_checkpoint_parse(server_cp, &scp, err, sizeof err)) {
-        failed += check_line(false, what,
+        failed += fnbox_check(false, what,
                              "the server reports no checkpoint although this one was made: "
                              "its checkpoint was removed or rolled back");
     } else {
         if (scp.pub_len != cp->pub_len || memcmp(scp.pub, cp->pub, cp->pub_len) != 0)
-            failed += check_line(false, what,
+            failed += fnbox_check(false, what,
                                  "signed by another key (sha256 %s) than the server's latest "
                                  "checkpoint (sha256 %s)",
                                  cp->pub_sha256, scp.pub_sha256);
         else
-            failed += check_line(true, what, "the same as the server's latest checkpoint's");
+            failed += fnbox_check(true, what, "the same as the server's latest checkpoint's");
         snprintf(what, sizeof what, "%s age", label);
-        failed += check_line(scp.seq >= cp->seq, what,
+        failed += fnbox_check(scp.seq >= cp->seq, what,
                              scp.seq >= cp->seq
                                  ? "the server's latest checkpoint (seq %lld) is not older"
                                  : "the server's latest checkpoint (seq %lld) is older: its "
@@ -1050,7 +1035,7 @@ static int check_saved(const struct fnbox_args *a, const char *label,
     if (cp->seq == 0) {
         static const char genesis[] =
             "0000000000000000000000000000000000000000000000000000000000000000";
-        return failed + check_line(strcmp(cp->hash, genesis) == 0, what,
+        return failed + fnbox_check(strcmp(cp->hash, genesis) == 0, what,
                                    "seq 0 is the empty log, whose hash is 64 zeros");
     }
     char from[24];
@@ -1066,16 +1051,16 @@ static int check_saved(const struct fnbox_args *a, const char *label,
     const char *hash = json_string_value(json_object_get(e, "hash"));
     char shown[80];
     if (e == NULL || int_field(e, "seq", -1) != cp->seq)
-        failed += check_line(false, what,
+        failed += fnbox_check(false, what,
                              "seq %lld is gone (log head: seq %lld): the log was truncated or "
                              "rolled back",
                              cp->seq, head);
     else if (hash == NULL || strcmp(hash, cp->hash) != 0)
-        failed += check_line(
+        failed += fnbox_check(
             false, what, "seq %lld now has hash %s, not %s: the log was rewritten", cp->seq,
             hash ? fnbox_sanitize(shown, sizeof shown, hash, strlen(hash)) : "?", cp->hash);
     else
-        failed += check_line(true, what, "seq %lld still has hash %s (log head: seq %lld)", cp->seq,
+        failed += fnbox_check(true, what, "seq %lld still has hash %s (log head: seq %lld)", cp->seq,
                              cp->hash, head);
     fnbox_response_free(&r);
     return failed;

@@ -225,3 +225,14 @@ double fnbox_monotonic_s(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+int fnbox_check(bool ok, const char *what, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    printf("%-7s%s: ", ok ? "ok" : "FAILED", what);
+    vprintf(fmt, ap);
+    putchar('\n');
+    va_end(ap);
+    return ok ? 0 : 1;
+}

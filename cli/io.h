@@ -26,4 +26,8 @@ bool fnbox_stop_requested(void);
 void fnbox_sleep_ms(long ms);
 double fnbox_monotonic_s(void);
 
+/* One verdict line, "ok     what: detail" or "FAILED what: detail"; returns 1 when it
+ * failed (for counting). */
+int fnbox_check(bool ok, const char *what, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif

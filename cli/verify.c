@@ -33,20 +33,6 @@ static const char *opt1(const struct fnbox_args *a, enum fnbox_opt o)
     return a->opt[o].n > 0 ? a->opt[o].v[a->opt[o].n - 1] : NULL;
 }
 
-static int check(bool ok, const char *what, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* One line per check: "ok     what: detail" or "FAILED what: detail"; 1 when it failed. */
-static int check(bool ok, const char *what, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    printf("%-7s%s: ", ok ? "ok" : "FAILED", what);
-    vprintf(fmt, ap);
-    putchar('\n');
-    va_end(ap);
-    return ok ? 0 : 1;
-}
 
 static void note(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -124,7 +110,7 @@ static int check_report(const json_t *rep, const char *nonce, const char *expect
 
     /* freshness: the report answers this nonce */
     if (nonce != NULL)
-        failed += check(r_nonce != NULL && strcasecmp(r_nonce, nonce) == 0, "report nonce",
+        failed += fnbox_check(r_nonce != NULL && strcasecmp(r_nonce, nonce) == 0, "report nonce",
                         r_nonce != NULL && strcasecmp(r_nonce, nonce) == 0
                             ? "the nonce given"
                             : "%s is not the nonce given (a replayed or other report)",
@@ -145,13 +131,13 @@ static int check_report(const json_t *rep, const char *nonce, const char *expect
                   meas_len == sizeof meas &&
                   evidence_report_data(n_raw, n_len, spki, spki_len, meas, rd) == 0;
     if (!parsed) {
-        failed += check(false, "report_data",
+        failed += fnbox_check(false, "report_data",
                         "cannot recompute: nonce, public_key or measurement is not lowercase hex "
                         "of the right length");
     } else {
         evidence_hex(rd, sizeof rd, rd_hex);
         bool ok = r_rd != NULL && strcmp(r_rd, rd_hex) == 0;
-        failed += check(ok, "report_data",
+        failed += fnbox_check(ok, "report_data",
                         ok ? "SHA-512(nonce || public_key || measurement)"
                            : "does not bind this nonce, key and measurement");
     }
@@ -159,7 +145,7 @@ static int check_report(const json_t *rep, const char *nonce, const char *expect
     /* the measurement */
     if (expect != NULL) {
         bool ok = r_meas != NULL && strcasecmp(r_meas, expect) == 0;
-        failed += check(ok, "measurement", ok ? "%s, as expected" : "%s, expected %s",
+        failed += fnbox_check(ok, "measurement", ok ? "%s, as expected" : "%s, expected %s",
                         shown(rep, "measurement", b1, sizeof b1),
                         fnbox_sanitize(b2, sizeof b2, expect, strlen(expect)));
     } else {
@@ -173,7 +159,7 @@ static int check_report(const json_t *rep, const char *nonce, const char *expect
     char spki_sha[65] = "?";
     if (parsed) sha256_hex(spki, spki_len, spki_sha);
     failed +=
-        check(rc == 0, "report",
+        fnbox_check(rc == 0, "report",
               rc == 0 ? "well-formed, signed by its public_key (ECDSA P-256, key sha256 %s)" : "%s",
               rc == 0 ? spki_sha : fnbox_sanitize(b1, sizeof b1, why, strlen(why)));
 
@@ -190,12 +176,12 @@ static int check_report(const json_t *rep, const char *nonce, const char *expect
         struct fnbox_checkpoint cp;
         char err[160];
         if (fnbox_checkpoint_parse(cpj, &cp, err, sizeof err) != 0) {
-            failed += check(false, "audit checkpoint", "unreadable: %s", err);
+            failed += fnbox_check(false, "audit checkpoint", "unreadable: %s", err);
         } else if (fnbox_checkpoint_verify(&cp, err, sizeof err) != 0) {
-            failed += check(false, "audit checkpoint", "%s", err);
+            failed += fnbox_check(false, "audit checkpoint", "%s", err);
         } else {
             bool same = parsed && cp.pub_len == spki_len && memcmp(cp.pub, spki, spki_len) == 0;
-            failed += check(same, "audit checkpoint",
+            failed += fnbox_check(same, "audit checkpoint",
                             same ? "seq %lld, signed by the report's key"
                                  : "seq %lld, signed by another key than the report's",
                             cp.seq);
@@ -212,7 +198,7 @@ static int check_receipt(const struct fnbox_args *a, const struct saved *inv, co
     char b1[160], b2[160], why[EVIDENCE_WHY_MAX];
     const json_t *rc = json_object_get(inv->j, "receipt");
     if (!json_is_object(rc))
-        return check(false, "receipt",
+        return fnbox_check(false, "receipt",
                      "the invoke response has no \"receipt\" (invoke with "
                      "--sign, and save the response as it came)");
     note("receipt",
@@ -224,21 +210,21 @@ static int check_receipt(const struct fnbox_args *a, const struct saved *inv, co
     const char *r_pub = json_string_value(json_object_get(rep, "public_key"));
     const char *c_pub = json_string_value(json_object_get(rc, "public_key"));
     bool same_key = r_pub != NULL && c_pub != NULL && strcmp(r_pub, c_pub) == 0;
-    failed += check(same_key, "receipt key",
+    failed += fnbox_check(same_key, "receipt key",
                     same_key ? "the attested public_key" : "not the attested public_key");
 
     const char *r_meas = json_string_value(json_object_get(rep, "measurement"));
     const char *c_meas = json_string_value(json_object_get(rc, "measurement"));
     bool same_meas = r_meas != NULL && c_meas != NULL && strcmp(r_meas, c_meas) == 0;
     failed +=
-        check(same_meas, "receipt measurement",
+        fnbox_check(same_meas, "receipt measurement",
               same_meas ? "the attested measurement" : "%s is not the attested %s",
               shown(rc, "measurement", b1, sizeof b1), shown(rep, "measurement", b2, sizeof b2));
 
     const char *id = json_string_value(json_object_get(inv->j, "invocation_id"));
     const char *c_id = json_string_value(json_object_get(rc, "invocation_id"));
     bool same_id = id != NULL && c_id != NULL && strcmp(id, c_id) == 0;
-    failed += check(same_id, "receipt invocation_id",
+    failed += fnbox_check(same_id, "receipt invocation_id",
                     same_id ? "the response's" : "%s is not the response's %s",
                     shown(rc, "invocation_id", b1, sizeof b1),
                     shown(inv->j, "invocation_id", b2, sizeof b2));
@@ -248,14 +234,14 @@ static int check_receipt(const struct fnbox_args *a, const struct saved *inv, co
     int found = fnbox_json_raw_member(inv->raw, inv->len, "result", &off, &len);
     const char *c_out = json_string_value(json_object_get(rc, "output_sha256"));
     if (found != 1) {
-        failed += check(false, "output_sha256",
+        failed += fnbox_check(false, "output_sha256",
                         found == 0 ? "the response has no \"result\""
                                    : "cannot find one \"result\" in the saved response");
     } else {
         char h[65];
         sha256_hex(inv->raw + off, len, h);
         bool ok = c_out != NULL && strcmp(c_out, h) == 0;
-        failed += check(ok, "output_sha256",
+        failed += fnbox_check(ok, "output_sha256",
                         ok ? "SHA-256 of the raw \"result\" text (%zu bytes)"
                            : "the \"result\" text (%zu bytes) hashes to another value",
                         len);
@@ -278,7 +264,7 @@ static int check_receipt(const struct fnbox_args *a, const struct saved *inv, co
         fnbox_wipe_free(buf, blen);
         bool ok = c_in != NULL && strcmp(c_in, h) == 0;
         failed +=
-            check(ok, "input_sha256", ok ? "SHA-256 of %s" : "%s hashes to another value", name);
+            fnbox_check(ok, "input_sha256", ok ? "SHA-256 of %s" : "%s hashes to another value", name);
     } else {
         note("input_sha256", "%s (pass --input FILE, the body sent, to compare)",
              shown(rc, "input_sha256", b1, sizeof b1));
@@ -305,7 +291,7 @@ static int check_receipt(const struct fnbox_args *a, const struct saved *inv, co
 
     /* the receipt's format and signature, under the attested key */
     int vrc = receipt_verify(rc, r_pub, why, sizeof why);
-    failed += check(vrc == 0, "receipt",
+    failed += fnbox_check(vrc == 0, "receipt",
                     vrc == 0 ? "well-formed, signed by the attested key (ECDSA P-256, low-s r||s "
                                "and DER, over the canonical receipt bytes)"
                              : "%s",
