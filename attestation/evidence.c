@@ -13,9 +13,7 @@
 #include <openssl/ec.h>
 #include <openssl/x509.h>
 
-/* The order of the P-256 group, n. */
-static const char P256_ORDER_HEX[] =
-    "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551";
+#include "attestation/ecsig.h"
 
 /* ---- hex ---- */
 
@@ -79,52 +77,7 @@ int evidence_p256_spki(EVP_PKEY *key, uint8_t spki[EVIDENCE_SPKI_MAX], size_t *l
 int evidence_sig_low_s(const uint8_t *der, size_t der_len, uint8_t rs[EVIDENCE_SIG_RS_LEN],
                        uint8_t der_out[EVIDENCE_SIG_DER_MAX], size_t *der_out_len, int *was_high)
 {
-    *der_out_len = 0;
-    if (was_high) *was_high = 0;
-    if (!der || !der_len || der_len > EVIDENCE_SIG_DER_MAX) return -EBADMSG;
-    const uint8_t *p = der;
-    ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
-    BIGNUM *n = NULL, *half = NULL, *s2 = NULL;
-    int rc = -EBADMSG;
-    if (!sig || p != der + der_len) goto out;
-    /* strict DER: the encoding must be the one DER gives for this (r, s) */
-    uint8_t again[EVIDENCE_SIG_DER_MAX + 16], *q = again;
-    int alen = i2d_ECDSA_SIG(sig, NULL);
-    if (alen <= 0 || (size_t)alen != der_len || i2d_ECDSA_SIG(sig, &q) != alen ||
-        memcmp(again, der, der_len) != 0)
-        goto out;
-    const BIGNUM *r = NULL, *s = NULL;
-    ECDSA_SIG_get0(sig, &r, &s);
-    rc = -EIO;
-    if (!BN_hex2bn(&n, P256_ORDER_HEX) || !(half = BN_dup(n)) || !BN_rshift1(half, n)) goto out;
-    rc = -EBADMSG;
-    if (BN_is_zero(r) || BN_is_negative(r) || BN_cmp(r, n) >= 0 || BN_is_zero(s) ||
-        BN_is_negative(s) || BN_cmp(s, n) >= 0)
-        goto out;
-    rc = -EIO;
-    if (BN_cmp(s, half) > 0) { /* s > n/2 (n is odd): use n − s */
-        BIGNUM *r2 = BN_dup(r);
-        if (!r2 || !(s2 = BN_new()) || !BN_sub(s2, n, s) || ECDSA_SIG_set0(sig, r2, s2) != 1) {
-            BN_free(r2);
-            goto out;
-        }
-        s2 = NULL; /* owned by sig now */
-        if (was_high) *was_high = 1;
-        ECDSA_SIG_get0(sig, &r, &s);
-    }
-    if (BN_bn2binpad(r, rs, 32) != 32 || BN_bn2binpad(s, rs + 32, 32) != 32) goto out;
-    alen = i2d_ECDSA_SIG(sig, NULL);
-    if (alen <= 0 || alen > EVIDENCE_SIG_DER_MAX) goto out;
-    q = der_out;
-    if (i2d_ECDSA_SIG(sig, &q) != alen) goto out;
-    *der_out_len = (size_t)alen;
-    rc = 0;
-out:
-    ECDSA_SIG_free(sig);
-    BN_free(n);
-    BN_free(half);
-    BN_free(s2);
-    return rc;
+    return ecsig_low_s(ECSIG_P256, der, der_len, rs, der_out, der_out_len, was_high);
 }
 
 int evidence_p256_sign(EVP_PKEY *key, const void *msg, size_t len, uint8_t rs[EVIDENCE_SIG_RS_LEN],
@@ -132,40 +85,22 @@ int evidence_p256_sign(EVP_PKEY *key, const void *msg, size_t len, uint8_t rs[EV
 {
     *der_len = 0;
     if (!is_p256(key) || (!msg && len)) return -EINVAL;
-    uint8_t raw[EVIDENCE_SIG_DER_MAX];
-    size_t n = sizeof raw;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int ok = ctx && EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key) == 1 &&
-             EVP_DigestSign(ctx, raw, &n, msg, len) == 1;
-    EVP_MD_CTX_free(ctx);
-    if (!ok) return -EIO;
-    return evidence_sig_low_s(raw, n, rs, der, der_len, NULL) ? -EIO : 0;
+    struct ecsig sig;
+    int rc = ecsig_sign(key, msg, len, &sig);
+    if (rc) return rc;
+    memcpy(rs, sig.rs, EVIDENCE_SIG_RS_LEN);
+    memcpy(der, sig.der, sig.der_len);
+    *der_len = sig.der_len;
+    return 0;
 }
 
 int evidence_p256_verify(const uint8_t *spki, size_t spki_len, const void *msg, size_t len,
                          const uint8_t *der, size_t der_len)
 {
+    enum ecsig_scheme scheme;
     if (!spki || !spki_len || spki_len > EVIDENCE_SPKI_MAX || (!msg && len)) return -EINVAL;
-    if (!der || !der_len || der_len > EVIDENCE_SIG_DER_MAX) return -EBADMSG;
-    const uint8_t *p = spki;
-    EVP_PKEY *pkey = d2i_PUBKEY(NULL, &p, (long)spki_len);
-    /* Only the one DER encoding of the key (uncompressed point): the parser also takes a BIT
-     * STRING that claims unused bits, or a compressed point, and a receipt's public_key must
-     * not have two spellings. */
-    uint8_t again[EVIDENCE_SPKI_MAX], *q = again;
-    if (!pkey || p != spki + spki_len || !is_p256(pkey) || spki_len != EVIDENCE_P256_SPKI_LEN ||
-        i2d_PUBKEY(pkey, NULL) != (int)spki_len || i2d_PUBKEY(pkey, &q) != (int)spki_len ||
-        memcmp(again, spki, spki_len) != 0) {
-        EVP_PKEY_free(pkey);
-        return -EINVAL;
-    }
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int rc = -EIO;
-    if (ctx && EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, pkey) == 1)
-        rc = EVP_DigestVerify(ctx, der, der_len, msg, len) == 1 ? 0 : -EBADMSG;
-    EVP_MD_CTX_free(ctx);
-    EVP_PKEY_free(pkey);
-    return rc;
+    if (ecsig_spki_parse(spki, spki_len, &scheme, NULL) || scheme != ECSIG_P256) return -EINVAL;
+    return ecsig_verify(spki, spki_len, msg, len, der, der_len);
 }
 
 /* ---- report_data ---- */
@@ -292,7 +227,8 @@ int evidence_report_sign(EVP_PKEY *key, json_t *report)
 {
     uint8_t spki[EVIDENCE_SPKI_MAX];
     size_t spki_len;
-    if (!json_is_object(report) || evidence_p256_spki(key, spki, &spki_len)) return -EINVAL;
+    enum ecsig_scheme scheme;
+    if (!json_is_object(report) || ecsig_spki(key, spki, &spki_len, &scheme)) return -EINVAL;
     char spki_hex[2 * EVIDENCE_SPKI_MAX + 1];
     evidence_hex(spki, spki_len, spki_hex);
     const json_t *had_pk = json_object_get(report, "public_key");
@@ -307,10 +243,12 @@ int evidence_report_sign(EVP_PKEY *key, json_t *report)
         "00000000000000000000000000000000000000000000000000000000000000000000000000000000"
         "000000000000000000000000000000000000000000000000";
     struct report_fields f;
-    uint8_t rd[EVIDENCE_REPORT_DATA_LEN], rs[EVIDENCE_SIG_RS_LEN], der[EVIDENCE_SIG_DER_MAX];
+    uint8_t rd[EVIDENCE_REPORT_DATA_LEN];
+    struct ecsig sig;
     char rd_hex[2 * EVIDENCE_REPORT_DATA_LEN + 1], der_hex[2 * EVIDENCE_SIG_DER_MAX + 1];
+    char address[ECSIG_ADDRESS_LEN + 1];
     char *bytes = NULL;
-    size_t len = 0, der_len = 0;
+    size_t len = 0;
     int rc = set_str(r, "public_key", spki_hex);
     if (!rc && !had_rd) rc = set_str(r, "report_data", no_rd); /* computed just below */
     if (!rc && report_fields(r, &f)) rc = -EINVAL;
@@ -322,12 +260,19 @@ int evidence_report_sign(EVP_PKEY *key, json_t *report)
     if (!rc) rc = set_str(r, "report_data", rd_hex);
     if (!rc && report_fields(r, &f)) rc = -EIO;
     if (!rc) rc = report_bytes_of(&f, &bytes, &len);
-    if (!rc) rc = evidence_p256_sign(key, bytes, len, rs, der, &der_len);
+    if (!rc) rc = ecsig_sign(key, bytes, len, &sig);
     if (!rc) {
-        evidence_hex(der, der_len, der_hex);
+        evidence_hex(sig.der, sig.der_len, der_hex);
         rc = set_str(r, "signature", der_hex);
     }
-    if (!rc) rc = set_str(r, "key_scheme", "p256");
+    if (!rc) rc = set_str(r, "key_scheme", ecsig_scheme_name(scheme));
+    /* secp256k1: the key's Ethereum address, what a contract is configured with; derived
+     * from public_key, so it is bound by report_data without being in the signed bytes */
+    if (!rc && scheme == ECSIG_SECP256K1) {
+        rc = ecsig_k1_address(spki, spki_len, address) ? -EIO : set_str(r, "address", address);
+    } else if (!rc) {
+        json_object_del(r, "address"); /* no stale address of another key */
+    }
     if (!rc && json_object_update(report, r) != 0) rc = -ENOMEM;
     free(bytes);
     json_decref(r);
@@ -355,12 +300,14 @@ int evidence_software_report(EVP_PKEY *key, const uint8_t *nonce, size_t nonce_l
         return rc;
     }
     /* the documented member order */
-    static const char *const order[] = {"provider",    "platform",   "hardware_backed", "tee_id",
-                                        "measurement", "public_key", "key_scheme",      "nonce",
+    static const char *const order[] = {"provider",   "platform",   "hardware_backed",
+                                        "tee_id",     "measurement", "public_key",
+                                        "key_scheme", "address",     "nonce",
                                         "report_data", "time",       "signature"};
     json_t *o = json_object();
     for (size_t i = 0; o && i < sizeof order / sizeof *order; i++)
-        if (json_object_set(o, order[i], json_object_get(r, order[i])) != 0) {
+        if (json_object_get(r, order[i]) && /* address: secp256k1 only */
+            json_object_set(o, order[i], json_object_get(r, order[i])) != 0) {
             json_decref(o);
             o = NULL;
         }
@@ -413,9 +360,10 @@ int evidence_report_verify(const json_t *report, const char *nonce_hex,
         return fail(why, whylen, "a software report must say hardware_backed false");
     if (strcmp(f.tee_id, "software") != 0)
         return fail(why, whylen, "a software report must say tee_id \"software\"");
-    const char *scheme = str_member(report, "key_scheme");
-    if (!scheme || strcmp(scheme, "p256") != 0)
-        return fail(why, whylen, "key_scheme is not \"p256\"");
+    const char *scheme_name = str_member(report, "key_scheme");
+    enum ecsig_scheme scheme;
+    if (ecsig_scheme_parse(scheme_name, &scheme))
+        return fail(why, whylen, "key_scheme is not \"p256\" or \"secp256k1\"");
 
     uint8_t got_nonce[EVIDENCE_NONCE_MAX], m[EVIDENCE_MEASUREMENT_LEN], spki[EVIDENCE_SPKI_MAX];
     size_t got_nonce_len, spki_len;
@@ -428,6 +376,24 @@ int evidence_report_verify(const json_t *report, const char *nonce_hex,
         return fail(why, whylen, "nonce is not the expected one (replayed or altered)");
     if (expect_measurement_hex && CRYPTO_memcmp(m, want_m, sizeof m) != 0)
         return fail(why, whylen, "measurement is not the expected one");
+    enum ecsig_scheme key_is;
+    if (ecsig_spki_parse(spki, spki_len, &key_is, NULL))
+        return fail(why, whylen, "public_key is not one P-256 or secp256k1 public key");
+    if (key_is != scheme)
+        return fail(why, whylen, "key_scheme \"%s\" is not the scheme of public_key (%s)",
+                    ecsig_scheme_name(scheme), ecsig_scheme_name(key_is));
+    /* the address is not signed: it must be exactly the one public_key gives */
+    const json_t *addr = json_object_get(report, "address");
+    char want_addr[ECSIG_ADDRESS_LEN + 1];
+    if (scheme == ECSIG_SECP256K1) {
+        const char *a = str_member(report, "address");
+        if (ecsig_k1_address(spki, spki_len, want_addr))
+            return fail(why, whylen, "cannot compute the address of public_key");
+        if (!a || strcmp(a, want_addr) != 0)
+            return fail(why, whylen, "address is not the Ethereum address of public_key");
+    } else if (addr) {
+        return fail(why, whylen, "a p256 report has no address");
+    }
 
     uint8_t rd[EVIDENCE_REPORT_DATA_LEN];
     char rd_hex[2 * EVIDENCE_REPORT_DATA_LEN + 1];
@@ -446,9 +412,9 @@ int evidence_report_verify(const json_t *report, const char *nonce_hex,
     size_t len = 0;
     int rc = report_bytes_of(&f, &bytes, &len);
     if (rc) return rc;
-    rc = evidence_p256_verify(spki, spki_len, bytes, len, sig, sig_len);
+    rc = ecsig_verify(spki, spki_len, bytes, len, sig, sig_len);
     free(bytes);
-    if (rc == -EINVAL) return fail(why, whylen, "public_key is not one P-256 public key");
+    if (rc == -EINVAL) return fail(why, whylen, "public_key is not one P-256 or secp256k1 key");
     if (rc == -EBADMSG) return fail(why, whylen, "signature does not verify");
     if (rc) return rc;
     evidence_note(why, whylen, "ok");

@@ -1,16 +1,19 @@
 /* Attestation reports: the report_data binding, the canonical bytes a report signature covers,
- * signing a report with the instance key, and verifying a `software` report. Also the P-256
- * signature primitives receipt.c shares (low-s normalisation, r‖s, DER). Plain C over libcrypto
- * and jansson only: no seal_*, no gateway/ — the CLI links evidence.c and receipt.c alone.
+ * signing a report with the instance key (either key scheme of attestation/ecsig.h: p256 or
+ * secp256k1), and verifying a `software` report. Also the P-256 signature primitives of the
+ * first format (wrappers over ecsig.c). Plain C over libcrypto and jansson only: no seal_*, no
+ * gateway/ — the CLI links evidence.c, receipt.c, ecsig.c and keccak.c alone.
  * Byte-by-byte formats: docs/attestation.md.
  *
  *   report_data = SHA-512(nonce ‖ SPKI DER of the instance public key ‖ measurement (32 bytes))
  *
- *   canonical report bytes (what `signature` signs, ECDSA P-256 over SHA-256):
+ *   canonical report bytes (what `signature` signs, ECDSA over SHA-256 with the key):
  *     "fnbox-attestation-v1\n" provider "\n" platform "\n" tee_id "\n" measurement "\n"
  *     public_key "\n" nonce "\n" report_data "\n" decimal(time) "\n"
- *   with every field exactly the JSON string (lowercase hex where hex). hardware_backed and
- *   key_scheme are not in the bytes: the verifier requires their only valid values instead.
+ *   with every field exactly the JSON string (lowercase hex where hex). hardware_backed,
+ *   key_scheme and address are not in the bytes: the verifier requires their only valid values
+ *   instead (key_scheme: the scheme of public_key, whose SPKI names its curve; address,
+ *   present for secp256k1 only: the Ethereum address of public_key).
  *
  * A `software` report is signed by the very key it vouches for. It proves that whoever
  * answered holds that key and saw the nonce — nothing about what runs, or where: anyone can
@@ -57,24 +60,27 @@ int evidence_report_data(const uint8_t *nonce, size_t nonce_len, const uint8_t *
  * platform or tee_id empty or holding '\n' or NUL. */
 int evidence_report_bytes(const json_t *report, char **bytes, size_t *len);
 
-/* Signs a report with key (a P-256 key pair): sets "key_scheme":"p256", "public_key" (hex SPKI
- * DER of key), "report_data" (computed from nonce, public_key and measurement) and "signature"
- * (hex DER, low-s). The caller sets provider, platform, hardware_backed, tee_id, measurement,
+/* Signs a report with key (a p256 or secp256k1 key pair): sets "key_scheme" ("p256" or
+ * "secp256k1"), "public_key" (hex SPKI DER of key), for secp256k1 "address" (removed for p256),
+ * "report_data" (computed from nonce, public_key and measurement) and "signature" (hex DER,
+ * low-s). The caller sets provider, platform, hardware_backed, tee_id, measurement,
  * nonce and time. A public_key or report_data already present that differs from what key and
  * the fields give: -EINVAL (a hardware quote bound to other data must not be signed over). */
 int evidence_report_sign(EVP_PKEY *key, json_t *report);
 
 /* A complete `software` report: {"provider":"software","platform":"none",
- * "hardware_backed":false,"tee_id":"software","measurement","public_key","key_scheme":"p256",
- * "nonce","report_data","time","signature"}. *out is the caller's to json_decref. */
+ * "hardware_backed":false,"tee_id":"software","measurement","public_key","key_scheme",
+ * "address" (secp256k1 only),"nonce","report_data","time","signature"}. *out is the caller's
+ * to json_decref. */
 int evidence_software_report(EVP_PKEY *key, const uint8_t *nonce, size_t nonce_len,
                              const uint8_t measurement[EVIDENCE_MEASUREMENT_LEN], int64_t time,
                              json_t **out);
 
 /* Verifies a report: 0 only when the provider is "software" with platform "none",
- * hardware_backed false, tee_id "software", key_scheme "p256"; the nonce equals nonce_hex
- * (required: the caller's fresh nonce, any case); the measurement equals
- * expect_measurement_hex when that is not NULL; public_key is one P-256 SPKI; report_data
+ * hardware_backed false, tee_id "software"; the nonce equals nonce_hex (required: the
+ * caller's fresh nonce, any case); the measurement equals expect_measurement_hex when that is
+ * not NULL; public_key is one p256 or secp256k1 SPKI in its one spelling; key_scheme names
+ * that key's scheme; address is present exactly for secp256k1 and is the key's; report_data
  * is SHA-512(nonce ‖ public_key ‖ measurement); time is a non-negative integer; and
  * signature is a valid ECDSA-SHA256 DER signature of the canonical bytes by public_key.
  * Members outside the format (an audit head, which carries its own signature) are ignored:

@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
+#include "attestation/ecsig.h"
 #include "attestation/evidence.h"
 
 #define fail(why, whylen, ...) (evidence_note(why, whylen, __VA_ARGS__), -EBADMSG)
@@ -131,28 +134,65 @@ int receipt_bytes(const json_t *receipt, char **bytes, size_t *len)
 
 int receipt_sign(EVP_PKEY *key, json_t *receipt)
 {
-    uint8_t spki[EVIDENCE_SPKI_MAX], rs[EVIDENCE_SIG_RS_LEN], der[EVIDENCE_SIG_DER_MAX];
-    size_t spki_len, der_len;
-    if (evidence_p256_spki(key, spki, &spki_len)) return -EINVAL;
+    uint8_t spki[EVIDENCE_SPKI_MAX];
+    size_t spki_len;
+    enum ecsig_scheme scheme;
+    if (ecsig_spki(key, spki, &spki_len, &scheme)) return -EINVAL;
     char *bytes;
     size_t len;
     char what[WHAT_MAX];
     int rc = canonical(receipt, &bytes, &len, what);
     if (rc) return rc;
-    rc = evidence_p256_sign(key, bytes, len, rs, der, &der_len);
+    struct ecsig sig;
+    rc = ecsig_sign(key, bytes, len, &sig);
     free(bytes);
     if (rc) return rc;
     char spki_hex[2 * EVIDENCE_SPKI_MAX + 1], rs_hex[2 * EVIDENCE_SIG_RS_LEN + 1],
-        der_hex[2 * EVIDENCE_SIG_DER_MAX + 1];
+        der_hex[2 * EVIDENCE_SIG_DER_MAX + 1], address[ECSIG_ADDRESS_LEN + 1];
     evidence_hex(spki, spki_len, spki_hex);
-    evidence_hex(rs, sizeof rs, rs_hex);
-    evidence_hex(der, der_len, der_hex);
-    json_t *add = json_pack("{s:s, s:s, s:s, s:s}", "key_scheme", "p256", "public_key", spki_hex,
-                            "signature", rs_hex, "signature_der", der_hex);
+    evidence_hex(sig.rs, sizeof sig.rs, rs_hex);
+    evidence_hex(sig.der, sig.der_len, der_hex);
+    json_t *add = json_pack("{s:s, s:s, s:s, s:s}", "key_scheme", ecsig_scheme_name(scheme),
+                            "public_key", spki_hex, "signature", rs_hex, "signature_der", der_hex);
     if (!add) return -ENOMEM;
+    if (scheme == ECSIG_SECP256K1 &&
+        (ecsig_k1_address(spki, spki_len, address) ||
+         json_object_set_new(add, "address", json_string(address)) != 0 ||
+         json_object_set_new(add, "recovery_id", json_integer(sig.recovery_id)) != 0)) {
+        json_decref(add);
+        return -ENOMEM;
+    }
+    /* re-signed by a p256 key: no recovery id or address of an earlier signature remains */
+    if (scheme == ECSIG_P256) {
+        json_object_del(receipt, "recovery_id");
+        json_object_del(receipt, "address");
+    }
     rc = json_object_update(receipt, add) == 0 ? 0 : -ENOMEM;
     json_decref(add);
     return rc;
+}
+
+/* secp256k1: recovery_id (0 or 1) recovers exactly the key pk from (SHA-256(bytes), r, s), and
+ * address is that key's. 0, or -EBADMSG with why. */
+static int check_k1(const json_t *receipt, const char *bytes, size_t len, const uint8_t *pk,
+                    size_t pk_len, const uint8_t rs[EVIDENCE_SIG_RS_LEN], char *why, size_t whylen)
+{
+    const json_t *id = json_object_get(receipt, "recovery_id");
+    uint8_t digest[32], want[ECSIG_POINT_LEN], got[ECSIG_POINT_LEN];
+    unsigned int dlen = 0;
+    char address[ECSIG_ADDRESS_LEN + 1];
+    const char *a = str_of(json_object_get(receipt, "address"));
+    if (!json_is_integer(id) || (json_integer_value(id) != 0 && json_integer_value(id) != 1))
+        return fail(why, whylen, "recovery_id is not 0 or 1");
+    if (EVP_Digest(bytes, len, digest, &dlen, EVP_sha256(), NULL) != 1 || dlen != 32 ||
+        ecsig_spki_parse(pk, pk_len, NULL, want) || ecsig_k1_address(pk, pk_len, address))
+        return -EIO;
+    if (ecsig_k1_recover(digest, rs, (int)json_integer_value(id), got) != 0 ||
+        CRYPTO_memcmp(got, want, sizeof want) != 0)
+        return fail(why, whylen, "recovery_id does not recover public_key");
+    if (!a || strcmp(a, address) != 0)
+        return fail(why, whylen, "address is not the Ethereum address of public_key");
+    return 0;
 }
 
 int receipt_verify(const json_t *receipt, const char *expected_public_key_hex, char *why,
@@ -175,7 +215,7 @@ int receipt_verify(const json_t *receipt, const char *expected_public_key_hex, c
     if (rc == -EINVAL) return fail(why, whylen, "%s", what);
     if (rc) return rc;
 
-    const char *scheme = str_of(json_object_get(receipt, "key_scheme"));
+    const char *scheme_name = str_of(json_object_get(receipt, "key_scheme"));
     const char *pk_hex = str_of(json_object_get(receipt, "public_key"));
     const char *rs_hex = str_of(json_object_get(receipt, "signature"));
     const char *der_hex = str_of(json_object_get(receipt, "signature_der"));
@@ -183,29 +223,35 @@ int receipt_verify(const json_t *receipt, const char *expected_public_key_hex, c
     uint8_t low_rs[EVIDENCE_SIG_RS_LEN], low_der[EVIDENCE_SIG_DER_MAX];
     size_t pk_len, rs_len, der_len, low_der_len;
     int was_high = 0;
-    if (!scheme || strcmp(scheme, "p256") != 0)
-        rc = fail(why, whylen, "key_scheme is not \"p256\"");
+    enum ecsig_scheme scheme = ECSIG_P256, key_is = ECSIG_P256;
+    if (ecsig_scheme_parse(scheme_name, &scheme))
+        rc = fail(why, whylen, "key_scheme is not \"p256\" or \"secp256k1\"");
     else if (!pk_hex || evidence_unhex(pk_hex, 0, pk, sizeof pk, &pk_len) || !pk_len)
         rc = fail(why, whylen, "public_key is not lowercase hex");
     else if (expected_public_key_hex && (pk_len != want_pk_len || memcmp(pk, want_pk, pk_len) != 0))
         rc = fail(why, whylen, "public_key is not the expected key");
+    else if (ecsig_spki_parse(pk, pk_len, &key_is, NULL))
+        rc = fail(why, whylen, "public_key is not one P-256 or secp256k1 public key");
+    else if (key_is != scheme)
+        rc = fail(why, whylen, "key_scheme is not the scheme of public_key");
     else if (!rs_hex || evidence_unhex(rs_hex, 0, rs, sizeof rs, &rs_len) || rs_len != sizeof rs)
         rc = fail(why, whylen, "signature is not 128 lowercase hex digits");
     else if (!der_hex || evidence_unhex(der_hex, 0, der, sizeof der, &der_len) ||
-             evidence_sig_low_s(der, der_len, low_rs, low_der, &low_der_len, &was_high))
+             ecsig_low_s(scheme, der, der_len, low_rs, low_der, &low_der_len, &was_high))
         rc = fail(why, whylen, "signature_der is not a lowercase hex DER ECDSA signature");
     else if (was_high)
         rc = fail(why, whylen, "signature is not low-s");
     else if (memcmp(low_rs, rs, sizeof rs) != 0)
         rc = fail(why, whylen, "signature and signature_der differ");
     else {
-        rc = evidence_p256_verify(pk, pk_len, bytes, len, der, der_len);
+        rc = ecsig_verify(pk, pk_len, bytes, len, der, der_len);
         if (rc == -EINVAL)
-            rc = fail(why, whylen, "public_key is not one P-256 public key");
+            rc = fail(why, whylen, "public_key is not one P-256 or secp256k1 public key");
         else if (rc == -EBADMSG)
             rc = fail(why, whylen, "signature does not verify");
-        else if (!rc)
-            evidence_note(why, whylen, "ok");
+        else if (!rc && scheme == ECSIG_SECP256K1)
+            rc = check_k1(receipt, bytes, len, pk, pk_len, rs, why, whylen);
+        if (!rc) evidence_note(why, whylen, "ok");
     }
     free(bytes);
     return rc;

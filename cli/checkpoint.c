@@ -1,10 +1,11 @@
 #include "cli/checkpoint.h"
 
+#include <errno.h>
 #include <openssl/evp.h>
-#include <openssl/x509.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "attestation/ecsig.h"
 #include "cli/util.h"
 
 #define MESSAGE_TAG "fnbox-audit-checkpoint-v1"
@@ -46,6 +47,14 @@ int fnbox_checkpoint_parse(const json_t *j, struct fnbox_checkpoint *cp, char *e
     if (pub == NULL || fnbox_unhex(pub, cp->pub, sizeof cp->pub, &cp->pub_len) != 0)
         return fail(err, errlen, "\"public_key\" must be the hex of a DER SubjectPublicKeyInfo");
 
+    const json_t *ks = json_object_get(j, "key_scheme");
+    if (ks != NULL && !json_is_null(ks)) {
+        const char *k = json_string_value(ks);
+        if (k == NULL || strlen(k) >= sizeof cp->key_scheme)
+            return fail(err, errlen, "\"key_scheme\" must be \"p256\" or \"secp256k1\"");
+        memcpy(cp->key_scheme, k, strlen(k) + 1);
+    }
+
     const json_t *kid = json_object_get(j, "key_id");
     if (kid != NULL && !json_is_null(kid)) {
         const char *k = json_string_value(kid);
@@ -68,45 +77,19 @@ int fnbox_checkpoint_message(const struct fnbox_checkpoint *cp, char *buf, size_
     return n < 0 || (size_t)n >= len ? -1 : n;
 }
 
-/* The P-256 key in cp's SubjectPublicKeyInfo, or NULL after filling err. */
-static EVP_PKEY *load_p256(const struct fnbox_checkpoint *cp, char *err, size_t errlen)
-{
-    const unsigned char *p = cp->pub;
-    EVP_PKEY *pkey = d2i_PUBKEY(NULL, &p, (long)cp->pub_len);
-    if (pkey == NULL || p != cp->pub + cp->pub_len) {
-        EVP_PKEY_free(pkey);
-        fail(err, errlen, "public_key is not a DER SubjectPublicKeyInfo");
-        return NULL;
-    }
-    char group[64] = "";
-    if (!EVP_PKEY_is_a(pkey, "EC") ||
-        EVP_PKEY_get_group_name(pkey, group, sizeof group, NULL) != 1 ||
-        strcmp(group, "prime256v1") != 0) {
-        EVP_PKEY_free(pkey);
-        fail(err, errlen, "public_key is not an ECDSA P-256 key");
-        return NULL;
-    }
-    return pkey;
-}
-
 int fnbox_checkpoint_verify(const struct fnbox_checkpoint *cp, char *err, size_t errlen)
 {
     char msg[160];
     int len = fnbox_checkpoint_message(cp, msg, sizeof msg);
     if (len < 0) return fail(err, errlen, "checkpoint fields too long");
-    EVP_PKEY *pkey = load_p256(cp, err, errlen);
-    if (pkey == NULL) return -1;
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    int rc = -1;
-    if (md == NULL || EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pkey) != 1) {
-        fail(err, errlen, "cannot set up the signature check (OpenSSL failed)");
-    } else if (EVP_DigestVerify(md, cp->sig, cp->sig_len, (const unsigned char *)msg,
-                                (size_t)len) != 1) {
-        fail(err, errlen, "the signature does not match (seq, hash, time) under public_key");
-    } else {
-        rc = 0;
-    }
-    EVP_MD_CTX_free(md);
-    EVP_PKEY_free(pkey);
-    return rc;
+    enum ecsig_scheme scheme;
+    if (ecsig_spki_parse(cp->pub, cp->pub_len, &scheme, NULL) != 0)
+        return fail(err, errlen, "public_key is not a P-256 or secp256k1 key (DER SPKI)");
+    if (cp->key_scheme[0] != '\0' && strcmp(cp->key_scheme, ecsig_scheme_name(scheme)) != 0)
+        return fail(err, errlen, "key_scheme is not the scheme of public_key");
+    int rc = ecsig_verify(cp->pub, cp->pub_len, msg, (size_t)len, cp->sig, cp->sig_len);
+    if (rc == -EBADMSG)
+        return fail(err, errlen, "the signature does not match (seq, hash, time) under public_key");
+    if (rc != 0) return fail(err, errlen, "cannot check the signature (OpenSSL failed)");
+    return 0;
 }
