@@ -69,6 +69,8 @@ int measure_config(const struct config *c, const uint8_t exe[32], char **descrip
     put_list(f, "egress_allow_http", c->egress_allow_http, c->n_egress_allow_http);
     put_list(f, "egress_allow_private", c->egress_allow_private, c->n_egress_allow_private);
     fprintf(f, "sealing_policy=%s\n", c->sealing_policy);
+    /* which key signs reports, receipts and checkpoints, and so which chains accept them */
+    fprintf(f, "key_scheme=%s\n", c->key_scheme);
     if (fclose(f) != 0) {
         free(buf);
         return -ENOMEM;

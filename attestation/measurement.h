@@ -3,7 +3,8 @@
  * measure_self hashes the executable (/proc/self/exe). measure_config then hashes
  *   "fnbox-measurement-v1\n" "exe=" hex(exe hash) "\n" and one "key=value\n" line for each
  *   security-relevant setting, in a fixed order (seccomp policy version, limit maxima,
- *   egress lists sorted, private ranges sorted, max response bytes, sealing policy),
+ *   egress lists sorted, private ranges sorted, max response bytes, sealing policy, instance
+ *   key scheme),
  * so the same build with the same configuration always measures the same, and any change
  * to either changes it. measure_describe returns those exact bytes (for --measure).
  * The sealing policy `measurement` binds keys to the executable's hash alone (an operator

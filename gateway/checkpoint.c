@@ -11,8 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "attestation/ecsig.h"
 #include "common/log.h"
-#include "secrets/seal_p256.h"
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static json_t *latest;         /* the checkpoint JSON, or NULL */
@@ -41,6 +41,8 @@ static int write_file(int dir_fd, const char *text)
     return rc;
 }
 
+static int check(struct app *app, int *ok, int *by_previous);
+
 int checkpoint_init(struct app *app)
 {
     char path[PATH_MAX + 32];
@@ -52,11 +54,17 @@ int checkpoint_init(struct app *app)
     json_decref(latest);
     latest = cp;
     pthread_mutex_unlock(&mu);
-    int ok;
-    if (checkpoint_check(app, &ok) == 0 && ok == 0)
+    int ok, by_previous = 0;
+    if (check(app, &ok, &by_previous) == 0 && ok == 0)
         LOG_E("the audit log does not extend its last signed checkpoint (seq %lld): it was "
               "truncated, rolled back or altered; GET /v1/audit/verify reports it",
               (long long)json_integer_value(json_object_get(cp, "seq")));
+    /* Signed by this instance's other-scheme key before the operator switched --key-scheme,
+     * and the log still extends it: the head is re-signed now with the selected key, so the
+     * checkpoint that reports carry is signed by the key they attest. (Not when it fails: a
+     * fresh signature must never cover a rolled-back log.) */
+    if (ok == 1 && by_previous && checkpoint_now(app, NULL) == 0)
+        LOG_I("the audit checkpoint was signed by the previous key scheme's key: re-signed");
     return 0;
 }
 
@@ -73,22 +81,26 @@ int checkpoint_now(struct app *app, json_t **out)
     int64_t seq, when = (int64_t)time(NULL);
     char hash[AUDIT_HASH_HEX], msg[256];
     EVP_PKEY *key = keyring_instance_key(app->keyring);
-    uint8_t sig[SEAL_P256_SIG_MAX], pub[SEAL_P256_SPKI_LEN];
-    size_t sig_len;
-    char sig_hex[2 * SEAL_P256_SIG_MAX + 1], pub_hex[2 * SEAL_P256_SPKI_LEN + 1];
+    struct ecsig sig;
+    uint8_t pub[ECSIG_SPKI_MAX];
+    size_t pub_len = 0;
+    enum ecsig_scheme scheme = ECSIG_P256;
+    char sig_hex[2 * ECSIG_DER_MAX + 1], pub_hex[2 * ECSIG_SPKI_MAX + 1];
     pthread_mutex_lock(&mu);
     int64_t appends = store_audit_appends(app->store);
     int rc = store_audit_head(app->store, &seq, hash);
     int n = rc ? -1 : message(seq, hash, when, msg, sizeof msg);
     if (!rc && n < 0) rc = -EINVAL;
-    if (!rc) rc = seal_p256_sign(key, (const uint8_t *)msg, (size_t)n, sig, &sig_len);
-    if (!rc) rc = seal_p256_public_der(key, pub);
+    if (!rc) rc = ecsig_sign(key, msg, (size_t)n, &sig);
+    if (!rc) rc = ecsig_spki(key, pub, &pub_len, &scheme);
     json_t *cp = NULL;
     if (!rc) {
-        hex_encode(sig, sig_len, sig_hex);
-        hex_encode(pub, sizeof pub, pub_hex);
-        cp = json_pack("{sIsssIssss}", "seq", (json_int_t)seq, "hash", hash, "time",
-                       (json_int_t)when, "signature", sig_hex, "public_key", pub_hex);
+        hex_encode(sig.der, sig.der_len, sig_hex);
+        hex_encode(pub, pub_len, pub_hex);
+        /* key_scheme is informative (public_key names its curve) and not signed */
+        cp = json_pack("{sIsssIssssss}", "seq", (json_int_t)seq, "hash", hash, "time",
+                       (json_int_t)when, "signature", sig_hex, "public_key", pub_hex,
+                       "key_scheme", ecsig_scheme_name(scheme));
         char *text = cp ? json_dumps(cp, JSON_COMPACT) : NULL;
         rc = text ? write_file(app->data_fd, text) : -ENOMEM;
         free(text);
@@ -122,9 +134,22 @@ json_t *checkpoint_latest(void)
     return cp;
 }
 
-int checkpoint_check(struct app *app, int *ok)
+/* 0 when the signature of the checkpoint message msg verifies under key (NULL: no). */
+static int signed_by(EVP_PKEY *key, const char *msg, int n, const uint8_t *sig, size_t sig_len)
+{
+    uint8_t pub[ECSIG_SPKI_MAX];
+    size_t pub_len;
+    return key && ecsig_spki(key, pub, &pub_len, NULL) == 0 &&
+                   ecsig_verify(pub, pub_len, msg, (size_t)n, sig, sig_len) == 0
+               ? 0
+               : -1;
+}
+
+/* checkpoint_check, and whether the signature is by the other scheme's key. */
+static int check(struct app *app, int *ok, int *by_previous)
 {
     json_t *cp = checkpoint_latest();
+    *by_previous = 0;
     if (!json_is_object(cp)) {
         json_decref(cp);
         *ok = -1;
@@ -134,18 +159,27 @@ int checkpoint_check(struct app *app, int *ok)
     int64_t when = json_integer_value(json_object_get(cp, "time"));
     const char *hash = json_string_value(json_object_get(cp, "hash"));
     const char *sig_hex = json_string_value(json_object_get(cp, "signature"));
-    uint8_t sig[SEAL_P256_SIG_MAX], pub[SEAL_P256_SPKI_LEN];
+    uint8_t sig[ECSIG_DER_MAX];
     size_t sig_len;
     char msg[256], at[AUDIT_HASH_HEX];
     *ok = 0;
     int n = hash ? message(seq, hash, when, msg, sizeof msg) : -1;
-    /* the signature must be ours: verify against the instance key, not the file's key */
-    if (n > 0 && sig_hex && hex_decode(sig_hex, sig, sizeof sig, &sig_len) == 0 &&
-        seal_p256_public_der(keyring_instance_key(app->keyring), pub) == 0 &&
-        seal_p256_verify(pub, sizeof pub, (const uint8_t *)msg, (size_t)n, sig, sig_len) == 0) {
+    /* the signature must be ours: verify against our instance keys, not the file's key */
+    int sig_ok = n > 0 && sig_hex && hex_decode(sig_hex, sig, sizeof sig, &sig_len) == 0;
+    if (sig_ok && signed_by(keyring_instance_key(app->keyring), msg, n, sig, sig_len) != 0) {
+        sig_ok = signed_by(keyring_previous_key(app->keyring), msg, n, sig, sig_len) == 0;
+        *by_previous = sig_ok;
+    }
+    if (sig_ok) {
         if (seq == 0) *ok = strcmp(hash, AUDIT_GENESIS) == 0;
         else *ok = store_audit_hash_at(app->store, seq, at) == 0 && strcmp(at, hash) == 0;
     }
     json_decref(cp);
     return 0;
+}
+
+int checkpoint_check(struct app *app, int *ok)
+{
+    int by_previous;
+    return check(app, ok, &by_previous);
 }

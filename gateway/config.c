@@ -62,6 +62,8 @@ static const struct flag flags[] = {
      "instance (any build holding the root unseals) or measurement (bound to this binary)"},
     {"sealing-root-file", K_STR, 0, 0, 0, 0, "(FNBOX_SEALING_ROOT, else DATA/sealing.root)",
      "file holding the 32-byte sealing root (raw or 64 hex digits)"},
+    {"key-scheme", K_STR, OFF(key_scheme), 16, 0, 0, "p256",
+     "instance key: p256 (secp256r1, Neo N3) or secp256k1 (EVM ecrecover); each is kept"},
 };
 #define NFLAGS (sizeof flags / sizeof *flags)
 
@@ -88,6 +90,9 @@ static int set_flag(struct config *c, const struct flag *fl, const char *arg)
     }
     if (strcmp(fl->name, "sealing-policy") == 0 && strcmp(arg, "instance") != 0 &&
         strcmp(arg, "measurement") != 0)
+        return -1;
+    if (strcmp(fl->name, "key-scheme") == 0 && strcmp(arg, "p256") != 0 &&
+        strcmp(arg, "secp256k1") != 0)
         return -1;
     switch (fl->kind) {
     case K_STR:

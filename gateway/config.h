@@ -31,6 +31,7 @@ struct config {
     const char *egress_ca_file;
     char sealing_policy[16];
     const char *sealing_root_file;
+    char key_scheme[16]; /* the instance key's: "p256" or "secp256k1" (attestation/ecsig.h) */
     int measure_only; /* --measure: print the measurement and exit */
 };
 

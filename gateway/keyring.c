@@ -8,6 +8,7 @@
 
 #include <openssl/rand.h>
 
+#include "attestation/ecsig.h"
 #include "secrets/seal_p256.h"
 
 #define KEYRING_MAX 64
@@ -20,7 +21,10 @@ struct dek {
 struct keyring {
     pthread_mutex_t mu;
     struct seal_kek kek;
-    EVP_PKEY *instance_key;
+    /* the instance key of each scheme that has one stored (indexed by enum ecsig_scheme);
+     * keys[scheme] signs, the other only verifies what it signed before a switch */
+    EVP_PKEY *keys[2];
+    enum ecsig_scheme scheme;
     struct dek deks[KEYRING_MAX];
     size_t n;
     size_t active;
@@ -56,32 +60,49 @@ static int new_dek(struct keyring *kr, struct store *s, const struct seal_kek *k
     return 0;
 }
 
-static int load_instance_key(struct keyring *kr, struct store *s, const struct seal_kek *kek,
-                             int64_t now)
+/* The OpenSSL group of a scheme's keys (seal_ec_*). */
+static const char *group_of(enum ecsig_scheme scheme)
 {
+    return scheme == ECSIG_SECP256K1 ? "secp256k1" : "prime256v1";
+}
+
+/* Unseals the stored instance key of scheme into kr->keys[scheme]; when there is none and
+ * create is set, makes one and stores it sealed. -ENOENT: none stored and !create. */
+static int load_instance_key(struct keyring *kr, struct store *s, const struct seal_kek *kek,
+                             enum ecsig_scheme scheme, int create, int64_t now)
+{
+    const char *name = ecsig_scheme_name(scheme), *group = group_of(scheme);
+    EVP_PKEY **key = &kr->keys[scheme];
     char id[40];
     uint8_t *sealed = NULL;
     size_t len = 0;
-    int rc = store_instance_key_get(s, id, &sealed, &len);
+    int rc = store_instance_key_get(s, name, id, &sealed, &len);
     if (rc == 0) {
-        rc = seal_p256_unwrap(kek, id, sealed, len, &kr->instance_key);
+        rc = seal_ec_unwrap(group, kek, id, sealed, len, key);
         free(sealed);
         return rc;
     }
-    if (rc != -ENOENT) return rc;
+    if (rc != -ENOENT || !create) return rc;
     uint8_t blob[SEAL_P256_BLOB_MAX];
-    rc = random_id("ik_", id);
-    if (!rc) rc = seal_p256_new(&kr->instance_key);
-    if (!rc) rc = seal_p256_wrap(kek, id, kr->instance_key, blob, sizeof blob, &len);
-    if (!rc) rc = store_instance_key_put(s, id, blob, len, now);
+    /* a P-256 key keeps the first format's id prefix; the scheme is its own column */
+    rc = random_id(scheme == ECSIG_SECP256K1 ? "ik1_" : "ik_", id);
+    if (!rc) rc = seal_ec_new(group, key);
+    if (!rc) rc = seal_ec_wrap(group, kek, id, *key, blob, sizeof blob, &len);
+    if (!rc) rc = store_instance_key_put(s, name, id, blob, len, now);
     return rc;
 }
 
-int keyring_open(struct store *s, const struct seal_kek *kek, int64_t now, struct keyring **out,
-                 char *err, size_t errlen)
+int keyring_open(struct store *s, const struct seal_kek *kek, const char *key_scheme, int64_t now,
+                 struct keyring **out, char *err, size_t errlen)
 {
+    enum ecsig_scheme scheme;
+    if (ecsig_scheme_parse(key_scheme, &scheme)) {
+        snprintf(err, errlen, "unknown key scheme (p256 or secp256k1)");
+        return -EINVAL;
+    }
     struct keyring *kr = calloc(1, sizeof *kr);
     if (!kr) return -ENOMEM;
+    kr->scheme = scheme;
     pthread_mutex_init(&kr->mu, NULL);
     struct dek_row *rows = NULL;
     size_t n = 0;
@@ -114,10 +135,20 @@ int keyring_open(struct store *s, const struct seal_kek *kek, int64_t now, struc
         snprintf(err, errlen, "cannot create the first data-encryption key");
         goto fail;
     }
-    if ((rc = load_instance_key(kr, s, kek, now))) {
-        snprintf(err, errlen, "the instance key cannot be unsealed or created");
+    if ((rc = load_instance_key(kr, s, kek, scheme, 1, now))) {
+        snprintf(err, errlen, "the %s instance key cannot be unsealed or created", key_scheme);
         goto fail;
     }
+    /* the other scheme's key, if an earlier start made one: kept (never replaced or
+     * deleted), and loaded to recognise what it signed */
+    enum ecsig_scheme other = scheme == ECSIG_P256 ? ECSIG_SECP256K1 : ECSIG_P256;
+    rc = load_instance_key(kr, s, kek, other, 0, now);
+    if (rc && rc != -ENOENT) {
+        snprintf(err, errlen, "the %s instance key cannot be unsealed",
+                 ecsig_scheme_name(other));
+        goto fail;
+    }
+    rc = 0;
     kr->kek = *kek;
     store_dek_rows_free(rows, n);
     *out = kr;
@@ -131,7 +162,8 @@ fail:
 void keyring_close(struct keyring *kr)
 {
     if (!kr) return;
-    EVP_PKEY_free(kr->instance_key);
+    EVP_PKEY_free(kr->keys[0]);
+    EVP_PKEY_free(kr->keys[1]);
     pthread_mutex_destroy(&kr->mu);
     seal_wipe(kr, sizeof *kr);
     free(kr);
@@ -139,7 +171,12 @@ void keyring_close(struct keyring *kr)
 
 EVP_PKEY *keyring_instance_key(struct keyring *kr)
 {
-    return kr->instance_key;
+    return kr->keys[kr->scheme];
+}
+
+EVP_PKEY *keyring_previous_key(struct keyring *kr)
+{
+    return kr->keys[kr->scheme == ECSIG_P256 ? ECSIG_SECP256K1 : ECSIG_P256];
 }
 
 int keyring_rotate_in(struct keyring *kr, struct store *s, int64_t now,

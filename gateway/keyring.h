@@ -1,5 +1,5 @@
 /* The gateway's unsealed key material: the KEK, every DEK and the instance signing key
- * (P-256), unsealed once at start-up and kept only in fnboxd's memory (never in the
+ * (of the scheme fnboxd --key-scheme selects: p256 or secp256k1), unsealed once at start-up and kept only in fnboxd's memory (never in the
  * zygote's or a worker's: it is loaded after the zygote is forked). A DEK stays in memory
  * until exit even after rotation retires it, so a read that raced a rewrap still opens. keyring_open refuses to start when any stored DEK fails to unwrap (a
  * wrong root, policy or measurement) rather than silently making a new one; on first start
@@ -18,13 +18,21 @@
 
 struct keyring;
 
-int keyring_open(struct store *s, const struct seal_kek *kek, int64_t now, struct keyring **out,
-                 char *err, size_t errlen);
+/* key_scheme: "p256" or "secp256k1". Each scheme has its own sealed instance key, made at the
+ * first start that selects it and reused by every later one; selecting the other scheme never
+ * replaces or deletes a key. */
+int keyring_open(struct store *s, const struct seal_kek *kek, const char *key_scheme, int64_t now,
+                 struct keyring **out, char *err, size_t errlen);
 void keyring_close(struct keyring *kr);
 size_t keyring_dek_count(const struct keyring *kr);
 
-/* The instance key (created and stored sealed at first start). Owned by the keyring. */
+/* The instance key of the selected scheme (created and stored sealed at the first start with
+ * that scheme). Owned by the keyring. */
 EVP_PKEY *keyring_instance_key(struct keyring *kr);
+/* The instance key of the other scheme when one is stored (an earlier start selected it), else
+ * NULL: it signs nothing, it only lets this instance recognise its own earlier signatures
+ * (the audit checkpoint) after the operator switched schemes. Owned by the keyring. */
+EVP_PKEY *keyring_previous_key(struct keyring *kr);
 
 /* Rotation, step one: a new DEK becomes active for new writes, the others are retired; the
  * DEK row and its audit entry are committed together. new_id (40 bytes) receives its id. */

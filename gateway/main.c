@@ -119,14 +119,17 @@ static int open_keyring(struct app *app)
     struct seal_kek kek;
     rc = seal_kek_derive(&root, app->tee_id, policy, measurement, &kek);
     seal_wipe(&root, sizeof root);
-    if (!rc) rc = keyring_open(app->store, &kek, (int64_t)time(NULL), &app->keyring, err, sizeof err);
+    if (!rc)
+        rc = keyring_open(app->store, &kek, app->cfg.key_scheme, (int64_t)time(NULL), &app->keyring,
+                          err, sizeof err);
     seal_wipe(&kek, sizeof kek);
     if (rc) {
         LOG_E("%s", err[0] ? err : "cannot derive the key-encryption key");
         return rc;
     }
-    LOG_I("sealing: policy %s, root from %s, %zu data-encryption key(s)", seal_policy_name(policy),
-          seal_root_source_name(source), keyring_dek_count(app->keyring));
+    LOG_I("sealing: policy %s, root from %s, %zu data-encryption key(s), %s instance key",
+          seal_policy_name(policy), seal_root_source_name(source), keyring_dek_count(app->keyring),
+          app->cfg.key_scheme);
     return 0;
 }
 

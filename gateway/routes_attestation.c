@@ -7,10 +7,10 @@
 #include <time.h>
 
 #include "common/hex.h"
+#include "attestation/ecsig.h"
 #include "attestation/evidence.h"
 #include "gateway/checkpoint.h"
 #include "gateway/handlers.h"
-#include "secrets/seal_p256.h"
 
 #define NONCE_MIN 16
 #define NONCE_MAX 64
@@ -27,22 +27,25 @@ void h_attestation(struct request *r, char *p[MAX_PARAMS])
         return;
     }
     EVP_PKEY *key = keyring_instance_key(r->app->keyring);
-    uint8_t spki[SEAL_P256_SPKI_LEN], report_data[64];
-    char spki_hex[2 * SEAL_P256_SPKI_LEN + 1], meas_hex[65], nonce_norm[2 * NONCE_MAX + 1],
+    uint8_t spki[ECSIG_SPKI_MAX], report_data[64];
+    size_t spki_len = 0;
+    enum ecsig_scheme scheme = ECSIG_P256;
+    char spki_hex[2 * ECSIG_SPKI_MAX + 1], meas_hex[65], nonce_norm[2 * NONCE_MAX + 1],
         rd_hex[129];
-    if (seal_p256_public_der(key, spki) ||
-        evidence_report_data(nonce, nonce_len, spki, sizeof spki, r->app->measurement,
+    if (ecsig_spki(key, spki, &spki_len, &scheme) ||
+        evidence_report_data(nonce, nonce_len, spki, spki_len, r->app->measurement,
                              report_data)) {
         http_reply_error(r, 500, "internal", "cannot build the report");
         return;
     }
-    hex_encode(spki, sizeof spki, spki_hex);
+    hex_encode(spki, spki_len, spki_hex);
     hex_encode(r->app->measurement, 32, meas_hex);
     hex_encode(nonce, nonce_len, nonce_norm);
     hex_encode(report_data, sizeof report_data, rd_hex);
     json_t *rep = json_pack("{sssssbsssssssssssssI}", "provider", "software", "platform", "none",
                             "hardware_backed", 0, "tee_id", r->app->tee_id, "measurement", meas_hex,
-                            "public_key", spki_hex, "key_scheme", "p256", "nonce", nonce_norm,
+                            "public_key", spki_hex, "key_scheme", ecsig_scheme_name(scheme),
+                            "nonce", nonce_norm,
                             "report_data", rd_hex, "time", (json_int_t)time(NULL));
     if (!rep || evidence_report_sign(key, rep) != 0) {
         json_decref(rep);

@@ -72,6 +72,9 @@ static const char *const migrations[] = {
 
     /* 4: a version may ask for a signed receipt with every result */
     "ALTER TABLE function_versions ADD COLUMN sign INTEGER NOT NULL DEFAULT 0;",
+
+    /* 5: instance keys per key scheme (--key-scheme); every earlier key is a P-256 key */
+    "ALTER TABLE instance_keys ADD COLUMN scheme TEXT NOT NULL DEFAULT 'p256';",
 };
 
 int store_fail(struct store *s, const char *what)

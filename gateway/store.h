@@ -100,10 +100,12 @@ int store_secret_list(struct store *s, const char *owner, json_t **out);
 int store_secret_delete(struct store *s, const char *owner, const char *name,
                         const struct audit_record *audit);
 
-/* The instance key (sealed). -ENOENT when none exists yet. */
-int store_instance_key_get(struct store *s, char id[40], uint8_t **sealed, size_t *len);
-int store_instance_key_put(struct store *s, const char *id, const uint8_t *sealed, size_t len,
-                           int64_t created_at);
+/* The instance key of a key scheme ("p256", "secp256k1"), sealed; one row per scheme, so
+ * choosing the other scheme never replaces a key. -ENOENT when none exists yet. */
+int store_instance_key_get(struct store *s, const char *scheme, char id[40], uint8_t **sealed,
+                           size_t *len);
+int store_instance_key_put(struct store *s, const char *scheme, const char *id,
+                           const uint8_t *sealed, size_t len, int64_t created_at);
 
 /* Rotation. store_dek_rotate_in inserts new_id as the active DEK and retires the others, with
  * its audit entry, in one transaction. store_secret_batch_not_under lists up to max rows not

@@ -200,12 +200,16 @@ int store_secret_delete(struct store *s, const char *owner, const char *name,
     return rc;
 }
 
-int store_instance_key_get(struct store *s, char id[40], uint8_t **sealed, size_t *len)
+int store_instance_key_get(struct store *s, const char *scheme, char id[40], uint8_t **sealed,
+                           size_t *len)
 {
     sqlite3_stmt *st;
-    int rc = store_begin(s, "SELECT id, sealed FROM instance_keys ORDER BY created_at DESC LIMIT 1",
+    int rc = store_begin(s,
+                         "SELECT id, sealed FROM instance_keys WHERE scheme=? "
+                         "ORDER BY created_at DESC LIMIT 1",
                          &st);
     if (rc) return rc;
+    sqlite3_bind_text(st, 1, scheme, -1, SQLITE_STATIC);
     int step = sqlite3_step(st);
     if (step == SQLITE_ROW) {
         const char *t = (const char *)sqlite3_column_text(st, 0);
@@ -221,15 +225,17 @@ int store_instance_key_get(struct store *s, char id[40], uint8_t **sealed, size_
     return rc;
 }
 
-int store_instance_key_put(struct store *s, const char *id, const uint8_t *sealed, size_t len,
-                           int64_t created_at)
+int store_instance_key_put(struct store *s, const char *scheme, const char *id,
+                           const uint8_t *sealed, size_t len, int64_t created_at)
 {
     sqlite3_stmt *st;
-    int rc = store_begin(s, "INSERT INTO instance_keys(id, sealed, created_at) VALUES(?,?,?)", &st);
+    int rc = store_begin(
+        s, "INSERT INTO instance_keys(id, sealed, created_at, scheme) VALUES(?,?,?,?)", &st);
     if (rc) return rc;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 2, sealed, (int)len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, created_at);
+    sqlite3_bind_text(st, 4, scheme, -1, SQLITE_STATIC);
     rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "insert instance key");
     store_end(s, st);
     return rc;

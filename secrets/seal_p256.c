@@ -9,36 +9,53 @@
 
 #include "secrets/aead.h"
 
-static void key_aad(struct aad *a, const char *key_id)
+/* The sealing label of each curve: a blob of one scheme never opens as the other. The P-256
+ * label is the first format's and stays as it was. */
+static const char *label_of(const char *group)
 {
-    aad_init(a, "fnbox instance key v1");
+    if (strcmp(group, "prime256v1") == 0) return "fnbox instance key v1";
+    if (strcmp(group, "secp256k1") == 0) return "fnbox instance key secp256k1 v1";
+    return NULL;
+}
+
+static void key_aad(struct aad *a, const char *label, const char *key_id)
+{
+    aad_init(a, label);
     aad_str(a, key_id);
 }
 
-/* 1 when pkey is an EC key on P-256. */
-static int is_p256(const EVP_PKEY *pkey)
+/* 1 when pkey is an EC key on the named group. */
+static int is_group(const EVP_PKEY *pkey, const char *want)
 {
     char group[32];
     size_t n = 0;
-    return EVP_PKEY_is_a(pkey, "EC") &&
+    return pkey && EVP_PKEY_is_a(pkey, "EC") &&
            EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
                                           &n) == 1 &&
-           strcmp(group, "prime256v1") == 0;
+           strcmp(group, want) == 0;
 }
 
-int seal_p256_new(EVP_PKEY **out)
+static int is_p256(const EVP_PKEY *pkey)
 {
-    *out = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    return is_group(pkey, "prime256v1");
+}
+
+int seal_ec_new(const char *group, EVP_PKEY **out)
+{
+    *out = NULL;
+    if (!group || !label_of(group)) return -EINVAL;
+    *out = EVP_PKEY_Q_keygen(NULL, NULL, "EC", group);
     return *out ? 0 : -EIO;
 }
 
-int seal_p256_wrap(const struct seal_kek *kek, const char *key_id, EVP_PKEY *pkey, uint8_t *blob,
-                   size_t blob_cap, size_t *blob_len)
+int seal_ec_wrap(const char *group, const struct seal_kek *kek, const char *key_id,
+                 EVP_PKEY *pkey, uint8_t *blob, size_t blob_cap, size_t *blob_len)
 {
     *blob_len = 0;
+    const char *label = group ? label_of(group) : NULL;
+    if (!label || !kek || !key_id || !pkey || !blob || !is_group(pkey, group)) return -EINVAL;
     struct aad a;
-    key_aad(&a, key_id);
-    if (!kek || !pkey || !blob || !is_p256(pkey)) return -EINVAL;
+    key_aad(&a, label, key_id);
     int n = i2d_PrivateKey(pkey, NULL);
     if (n <= 0 || n > SEAL_P256_DER_MAX) return -EIO;
     if (blob_cap < SEAL_SEALED_LEN((size_t)n)) return -ENOSPC;
@@ -49,22 +66,23 @@ int seal_p256_wrap(const struct seal_kek *kek, const char *key_id, EVP_PKEY *pke
     return rc;
 }
 
-int seal_p256_unwrap(const struct seal_kek *kek, const char *key_id, const uint8_t *blob,
-                     size_t blob_len, EVP_PKEY **out)
+int seal_ec_unwrap(const char *group, const struct seal_kek *kek, const char *key_id,
+                   const uint8_t *blob, size_t blob_len, EVP_PKEY **out)
 {
     *out = NULL;
-    struct aad a;
-    key_aad(&a, key_id);
-    if (!kek) return -EINVAL;
+    const char *label = group ? label_of(group) : NULL;
+    if (!label || !kek || !key_id) return -EINVAL;
     if (!blob || blob_len <= SEAL_OVERHEAD || blob_len > SEAL_P256_BLOB_MAX) return -EBADMSG;
+    struct aad a;
+    key_aad(&a, label, key_id);
     uint8_t der[SEAL_P256_DER_MAX];
     size_t n = SEAL_OPENED_LEN(blob_len);
     int rc = aead_open(kek->key, &a, blob, blob_len, der);
     if (!rc) {
         const uint8_t *p = der;
         *out = d2i_PrivateKey(EVP_PKEY_EC, NULL, &p, (long)n);
-        /* authentic but not one whole P-256 key: sealed by something else */
-        if (!*out || p != der + n || !is_p256(*out)) rc = -EBADMSG;
+        /* authentic but not one whole key on this curve: sealed by something else */
+        if (!*out || p != der + n || !is_group(*out, group)) rc = -EBADMSG;
     }
     OPENSSL_cleanse(der, sizeof der);
     if (rc) {
@@ -72,6 +90,23 @@ int seal_p256_unwrap(const struct seal_kek *kek, const char *key_id, const uint8
         *out = NULL;
     }
     return rc;
+}
+
+int seal_p256_new(EVP_PKEY **out)
+{
+    return seal_ec_new("prime256v1", out);
+}
+
+int seal_p256_wrap(const struct seal_kek *kek, const char *key_id, EVP_PKEY *pkey, uint8_t *blob,
+                   size_t blob_cap, size_t *blob_len)
+{
+    return seal_ec_wrap("prime256v1", kek, key_id, pkey, blob, blob_cap, blob_len);
+}
+
+int seal_p256_unwrap(const struct seal_kek *kek, const char *key_id, const uint8_t *blob,
+                     size_t blob_len, EVP_PKEY **out)
+{
+    return seal_ec_unwrap("prime256v1", kek, key_id, blob, blob_len, out);
 }
 
 int seal_p256_sign(EVP_PKEY *pkey, const uint8_t *msg, size_t len, uint8_t sig[SEAL_P256_SIG_MAX],

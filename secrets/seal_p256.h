@@ -1,5 +1,6 @@
 /* The instance signing key: an ECDSA P-256 key pair generated at first start, stored only
- * sealed under the KEK, used to sign audit checkpoints (and later attestation and results).
+ * sealed under the KEK, used to sign audit checkpoints, attestation reports and receipts
+ * (or, with fnboxd --key-scheme secp256k1, a secp256k1 key sealed the same way: seal_ec_*).
  *
  * Sealed form: the private key's DER (SEC1 ECPrivateKey, named curve, public point
  * included) in the blob framing of seal.h, associated data
@@ -39,6 +40,17 @@ int seal_p256_wrap(const struct seal_kek *kek, const char *key_id, EVP_PKEY *pke
 /* Opens a sealed key; *out is a P-256 key pair or NULL on failure. */
 int seal_p256_unwrap(const struct seal_kek *kek, const char *key_id, const uint8_t *blob,
                      size_t blob_len, EVP_PKEY **out);
+
+/* The same three for an instance key of either scheme (fnboxd --key-scheme), named by its
+ * OpenSSL group: "prime256v1" (exactly the functions above) or "secp256k1" (a SEC1
+ * ECPrivateKey of 118 bytes, sealed with the associated data
+ * 0x01 ‖ lp("fnbox instance key secp256k1 v1") ‖ lp(key_id), so a blob of one scheme never
+ * opens as the other). -EINVAL for any other group. */
+int seal_ec_new(const char *group, EVP_PKEY **out);
+int seal_ec_wrap(const char *group, const struct seal_kek *kek, const char *key_id,
+                 EVP_PKEY *pkey, uint8_t *blob, size_t blob_cap, size_t *blob_len);
+int seal_ec_unwrap(const char *group, const struct seal_kek *kek, const char *key_id,
+                   const uint8_t *blob, size_t blob_len, EVP_PKEY **out);
 
 /* ECDSA-SHA256 signature, DER, into sig (SEAL_P256_SIG_MAX bytes); *sig_len its length. */
 int seal_p256_sign(EVP_PKEY *pkey, const uint8_t *msg, size_t len, uint8_t sig[SEAL_P256_SIG_MAX],
