@@ -158,10 +158,14 @@ static int check_report(const json_t *rep, const char *nonce, const char *expect
                                     why, sizeof why);
     char spki_sha[65] = "?";
     if (parsed) sha256_hex(spki, spki_len, spki_sha);
-    failed +=
-        fnbox_check(rc == 0, "report",
-              rc == 0 ? "well-formed, signed by its public_key (ECDSA P-256, key sha256 %s)" : "%s",
-              rc == 0 ? spki_sha : fnbox_sanitize(b1, sizeof b1, why, strlen(why)));
+    failed += fnbox_check(rc == 0, "report",
+                          rc == 0 ? "well-formed, signed by its public_key (ECDSA %s, key sha256 %s)"
+                                  : "%s%s",
+                          rc == 0 ? shown(rep, "key_scheme", b2, sizeof b2) : "",
+                          rc == 0 ? spki_sha : fnbox_sanitize(b1, sizeof b1, why, strlen(why)));
+    if (rc == 0 && json_object_get(rep, "address") != NULL)
+        note("address", "%s (Ethereum address of the secp256k1 instance key)",
+             shown(rep, "address", b1, sizeof b1));
 
     const json_t *hw = json_object_get(rep, "hardware_backed");
     if (!json_is_true(hw))
@@ -291,11 +295,21 @@ static int check_receipt(const struct fnbox_args *a, const struct saved *inv, co
 
     /* the receipt's format and signature, under the attested key */
     int vrc = receipt_verify(rc, r_pub, why, sizeof why);
+    const json_t *rid = json_object_get(rc, "recovery_id");
+    bool k1 = vrc == 0 && json_is_integer(rid); /* receipt_verify checked it recovers the key */
     failed += fnbox_check(vrc == 0, "receipt",
-                    vrc == 0 ? "well-formed, signed by the attested key (ECDSA P-256, low-s r||s "
+                    vrc == 0 ? "well-formed, signed by the attested key (ECDSA %s, low-s r||s "
                                "and DER, over the canonical receipt bytes)"
-                             : "%s",
+                             : "%s%s",
+                    vrc == 0 ? shown(rc, "key_scheme", b2, sizeof b2) : "",
                     fnbox_sanitize(b1, sizeof b1, why, strlen(why)));
+    if (k1)
+        failed += fnbox_check(true, "receipt recovery_id",
+                              "%" JSON_INTEGER_FORMAT " recovers the attested key from "
+                              "(sha256(canonical bytes), r, s): ecrecover v = %" JSON_INTEGER_FORMAT
+                              ", address %s",
+                              json_integer_value(rid), 27 + json_integer_value(rid),
+                              shown(rc, "address", b2, sizeof b2));
     (void)a;
     return failed;
 }

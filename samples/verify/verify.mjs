@@ -7,13 +7,17 @@
 // What a careful caller of an fnbox oracle does, with Node's built-in crypto only:
 //   1. make a fresh random nonce and fetch GET /v1/attestation?nonce=...;
 //   2. check the report: it echoes the nonce, report_data = SHA-512(nonce || public_key ||
-//      measurement), its ECDSA P-256 signature verifies under the public_key it carries,
-//      and (with --expect-measurement) the measurement is the one you expect;
+//      measurement), its ECDSA signature (P-256, or secp256k1 for an instance started with
+//      --key-scheme secp256k1) verifies under the public_key it carries, and (with
+//      --expect-measurement) the measurement is the one you expect;
 //   3. invoke FUNCTION with ?sign=1;
 //   4. check the receipt: rebuild its canonical bytes (docs/attestation.md), verify the
 //      r||s signature under the attested public key, and check that input_sha256 is the hash
 //      of the body sent, output_sha256 the hash of the exact "result" text received, the
-//      measurement the attested one (and, with --code FILE, code_sha256 the hash of FILE).
+//      measurement the attested one (and, with --code FILE, code_sha256 the hash of FILE);
+//      for secp256k1, that recovery_id recovers the attested key from (SHA-256(canonical
+//      bytes), r, s), as EVM ecrecover with v = 27 + recovery_id does. (The Ethereum
+//      `address` needs Keccak-256, which Node's crypto lacks: `fnbox verify` checks it.)
 // Prints one line per check; exits 0 only when every check passed, 1 otherwise, 2 on a
 // usage error.
 //
@@ -25,6 +29,62 @@ import { createHash, createPublicKey, randomBytes, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 const P256_N = BigInt('0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551');
+
+// ---- secp256k1 public-key recovery, with BigInt (affine coordinates; speed is no concern) ---
+const K1 = {
+  p: BigInt('0xfffffffffffffffffffffffffffffffffffffffffffffffffffffffefffffc2f'),
+  n: BigInt('0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141'),
+  G: [BigInt('0x79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798'),
+    BigInt('0x483ada7726a3c4655da4fbfc0e1108a8fd17b448a68554199c47d08ffb10d4b8')],
+};
+const mod = (a, m) => ((a % m) + m) % m;
+function modInv(a, m) { // extended Euclid: a^-1 mod m (m prime, a not 0 mod m)
+  let [r0, r1, s0, s1] = [mod(a, m), m, 1n, 0n];
+  while (r1 !== 0n) {
+    const q = r0 / r1;
+    [r0, r1] = [r1, r0 - q * r1];
+    [s0, s1] = [s1, s0 - q * s1];
+  }
+  return mod(s0, m);
+}
+function powMod(b, e, m) {
+  let r = 1n;
+  for (b = mod(b, m); e > 0n; e >>= 1n, b = b * b % m) if (e & 1n) r = r * b % m;
+  return r;
+}
+function ecAdd(P, Q) { // null is the point at infinity
+  const { p } = K1;
+  if (P === null) return Q;
+  if (Q === null) return P;
+  let l;
+  if (P[0] === Q[0]) {
+    if (mod(P[1] + Q[1], p) === 0n) return null;
+    l = mod(3n * P[0] * P[0] * modInv(2n * P[1], p), p);
+  } else {
+    l = mod((Q[1] - P[1]) * modInv(Q[0] - P[0], p), p);
+  }
+  const x = mod(l * l - P[0] - Q[0], p);
+  return [x, mod(l * (P[0] - x) - P[1], p)];
+}
+function ecMul(k, P) {
+  let R = null;
+  for (; k > 0n; k >>= 1n, P = ecAdd(P, P)) if (k & 1n) R = ecAdd(R, P);
+  return R;
+}
+// Q = r^-1 (s R - e G), R the point with x = r and y of parity id: what ecrecover computes.
+// Returns 0x04 || X || Y as hex, or null when nothing is recovered.
+function k1Recover(digestHex, r, s, id) {
+  const { p, n, G } = K1;
+  if (r <= 0n || r >= n || s <= 0n || s >= n || (id !== 0 && id !== 1)) return null;
+  const y2 = mod(r ** 3n + 7n, p);
+  let y = powMod(y2, (p + 1n) / 4n, p); // p = 3 mod 4
+  if (y * y % p !== y2) return null;
+  if ((y & 1n) !== BigInt(id)) y = p - y;
+  const ri = modInv(r, n);
+  const e = BigInt('0x' + digestHex);
+  const Q = ecAdd(ecMul(mod(-e * ri, n), G), ecMul(mod(s * ri, n), [r, y]));
+  return Q === null ? null : '04' + Q[0].toString(16).padStart(64, '0') + Q[1].toString(16).padStart(64, '0');
+}
 
 function usage(msg) {
   if (msg) console.error(`verify.mjs: ${msg}`);
@@ -155,16 +215,23 @@ function receiptMessage(rc) {
   return 'fnbox-receipt-v1\n' + lines.map((l) => `${l}\n`).join('');
 }
 
-const SPKI_P256_PREFIX = '3059301306072a8648ce3d020106082a8648ce3d03010703420004';
+// The one spelling the format allows for each key scheme: SPKI DER, uncompressed point.
+const SCHEMES = {
+  p256: { prefix: '3059301306072a8648ce3d020106082a8648ce3d03010703420004', bytes: 91,
+    curve: 'prime256v1', n: P256_N, label: 'ECDSA P-256' },
+  secp256k1: { prefix: '3056301006072a8648ce3d020106052b8104000a03420004', bytes: 88,
+    curve: 'secp256k1', n: K1.n, label: 'ECDSA secp256k1' },
+};
 
-function p256Key(hex) {
-  // the one spelling the format allows: 91 bytes, uncompressed point
-  if (!hex.startsWith(SPKI_P256_PREFIX) || hex.length !== 182)
-    throw new Error('not the 91-byte SubjectPublicKeyInfo of a P-256 key');
-  const key = createPublicKey({ key: Buffer.from(hex, 'hex'), format: 'der', type: 'spki' });
-  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails.namedCurve !== 'prime256v1')
-    throw new Error('not an ECDSA P-256 key');
-  return key;
+function instanceKey(hex) {
+  for (const [scheme, sc] of Object.entries(SCHEMES)) {
+    if (!hex.startsWith(sc.prefix) || hex.length !== 2 * sc.bytes) continue;
+    const key = createPublicKey({ key: Buffer.from(hex, 'hex'), format: 'der', type: 'spki' });
+    if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails.namedCurve !== sc.curve)
+      throw new Error(`not an ${sc.label} key`);
+    return { key, scheme, point: hex.slice(hex.length - 130) };
+  }
+  throw new Error('not the SubjectPublicKeyInfo of a P-256 (91 bytes) or secp256k1 (88 bytes) key');
 }
 
 async function get(url, init) {
@@ -219,13 +286,17 @@ if (fieldsOk) {
     report.report_data === want ? 'SHA-512(nonce || public_key || measurement)'
       : 'does not bind this nonce, key and measurement');
   try {
-    attKey = p256Key(report.public_key);
-    check(report.key_scheme === 'p256', 'report key', `ECDSA P-256, SPKI sha256 ${sha256(Buffer.from(report.public_key, 'hex'))}`);
+    attKey = instanceKey(report.public_key);
+    check(report.key_scheme === attKey.scheme, 'report key', report.key_scheme === attKey.scheme
+      ? `${SCHEMES[attKey.scheme].label}, SPKI sha256 ${sha256(Buffer.from(report.public_key, 'hex'))}`
+      : `key_scheme ${report.key_scheme} is not the key's (${attKey.scheme})`);
+    if (attKey.scheme === 'secp256k1')
+      console.log(`note   address: ${report.address} (the Ethereum address of the key; not checked here)`);
   } catch (e) {
     check(false, 'report key', e.message);
   }
   if (attKey) {
-    const ok = verify('sha256', Buffer.from(reportMessage(report)), { key: attKey, dsaEncoding: 'der' },
+    const ok = verify('sha256', Buffer.from(reportMessage(report)), { key: attKey.key, dsaEncoding: 'der' },
       Buffer.from(report.signature, 'hex'));
     check(ok, 'report signature', ok ? 'valid ECDSA-SHA256 under public_key'
       : 'does not verify: the report was altered or not signed by this key');
@@ -299,23 +370,35 @@ if (rcOk) {
     check(rc.public_key === report.public_key, 'receipt key',
       rc.public_key === report.public_key ? 'the attested public_key' : 'not the attested public_key');
   }
-  check(rc.key_scheme === 'p256', 'receipt key_scheme', String(rc.key_scheme));
+  check(attKey !== null && rc.key_scheme === attKey.scheme, 'receipt key_scheme', String(rc.key_scheme));
   let msg = null;
   try { msg = Buffer.from(receiptMessage(rc)); } catch (e) { check(false, 'receipt encoding', e.message); }
   if (msg !== null && attKey !== null && rc.public_key === report.public_key) {
     const sig = isHex(rc.signature, 64) ? Buffer.from(rc.signature, 'hex') : null;
     const ok = sig !== null &&
-      verify('sha256', msg, { key: attKey, dsaEncoding: 'ieee-p1363' }, sig);
+      verify('sha256', msg, { key: attKey.key, dsaEncoding: 'ieee-p1363' }, sig);
     check(ok, 'receipt signature', ok ? `valid r||s ECDSA-SHA256 over ${msg.length} canonical bytes`
       : 'does not verify: the receipt was altered or signed by another key');
     if (sig !== null) {
+      const n = SCHEMES[attKey.scheme].n;
       const s = BigInt('0x' + rc.signature.slice(64));
-      check(s <= P256_N / 2n, 'receipt signature low-s', s <= P256_N / 2n ? 's <= n/2' : 's > n/2');
+      check(s <= n / 2n, 'receipt signature low-s', s <= n / 2n ? 's <= n/2' : 's > n/2');
     }
     if (typeof rc.signature_der === 'string') {
       const okDer = isHex(rc.signature_der) &&
-        verify('sha256', msg, { key: attKey, dsaEncoding: 'der' }, Buffer.from(rc.signature_der, 'hex'));
+        verify('sha256', msg, { key: attKey.key, dsaEncoding: 'der' }, Buffer.from(rc.signature_der, 'hex'));
       check(okDer, 'receipt signature_der', okDer ? 'valid too' : 'does not verify');
+    }
+    if (attKey.scheme === 'secp256k1') {
+      // what a contract does: ecrecover(sha256(bytes), 27 + recovery_id, r, s)
+      const id = rc.recovery_id;
+      const got = sig !== null && (id === 0 || id === 1)
+        ? k1Recover(sha256(msg), BigInt('0x' + rc.signature.slice(0, 64)),
+          BigInt('0x' + rc.signature.slice(64)), id) : null;
+      const okRec = got !== null && got === attKey.point;
+      check(okRec, 'receipt recovery_id', okRec
+        ? `${id} recovers the attested key from (sha256(bytes), r, s): ecrecover v = ${27 + id}`
+        : `${JSON.stringify(id)} does not recover the attested key`);
     }
   }
   console.log(`note   receipt: ${rc.fetches.length} fetch(es)` +
