@@ -29,6 +29,8 @@
 #include "attestation/evidence.h"
 #include "attestation/keccak.h"
 #include "attestation/receipt.h"
+#include "secrets/seal.h"
+#include "secrets/seal_p256.h"
 
 #define K1_N_HEX "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141"
 #define K1_HALF_N_HEX "7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0"
@@ -639,6 +641,52 @@ static void report_k1(void **state)
     EVP_PKEY_free(k);
 }
 
+/* ---- sealing (secrets/seal_p256.h: seal_ec_*) ---- */
+
+static void sealed_k1_key(void **state)
+{
+    struct seal_root root;
+    struct seal_kek kek, other;
+    assert_int_equal(RAND_bytes(root.key, sizeof root.key), 1);
+    assert_int_equal(seal_kek_derive(&root, "software", SEAL_POLICY_INSTANCE, NULL, &kek), 0);
+    assert_int_equal(RAND_bytes(root.key, sizeof root.key), 1);
+    assert_int_equal(seal_kek_derive(&root, "software", SEAL_POLICY_INSTANCE, NULL, &other), 0);
+    EVP_PKEY *k = NULL, *back = NULL, *p = NULL;
+    assert_int_equal(seal_ec_new("secp256k1", &k), 0);
+    enum ecsig_scheme s;
+    assert_int_equal(ecsig_key_scheme(k, &s), 0);
+    assert_int_equal(s, ECSIG_SECP256K1);
+    uint8_t blob[SEAL_P256_BLOB_MAX], pblob[SEAL_P256_BLOB_MAX];
+    size_t len, plen;
+    assert_int_equal(seal_ec_wrap("secp256k1", &kek, "ik1_x", k, blob, sizeof blob, &len), 0);
+    assert_int_equal(seal_ec_unwrap("secp256k1", &kek, "ik1_x", blob, len, &back), 0);
+    assert_int_equal(EVP_PKEY_eq(k, back), 1);
+    struct ecsig sig; /* the unsealed key signs, with a recovery id */
+    assert_int_equal(ecsig_sign(back, "m", 1, &sig), 0);
+    assert_true(sig.recovery_id == 0 || sig.recovery_id == 1);
+    EVP_PKEY_free(back);
+    /* another KEK, another id, another scheme's label: it does not open */
+    assert_int_equal(seal_ec_unwrap("secp256k1", &other, "ik1_x", blob, len, &back), -EBADMSG);
+    assert_int_equal(seal_ec_unwrap("secp256k1", &kek, "ik1_y", blob, len, &back), -EBADMSG);
+    assert_int_equal(seal_ec_unwrap("prime256v1", &kek, "ik1_x", blob, len, &back), -EBADMSG);
+    assert_null(back);
+    /* a P-256 blob never opens as a secp256k1 key, nor a key sealed under the wrong curve */
+    assert_int_equal(seal_p256_new(&p), 0);
+    assert_int_equal(seal_p256_wrap(&kek, "ik_x", p, pblob, sizeof pblob, &plen), 0);
+    assert_int_equal(seal_ec_unwrap("secp256k1", &kek, "ik_x", pblob, plen, &back), -EBADMSG);
+    assert_int_equal(seal_ec_unwrap("prime256v1", &kek, "ik_x", pblob, plen, &back), 0);
+    EVP_PKEY_free(back);
+    assert_int_equal(seal_ec_wrap("secp256k1", &kek, "ik_x", p, pblob, sizeof pblob, &plen),
+                     -EINVAL);
+    assert_int_equal(seal_ec_new("secp384r1", &back), -EINVAL);
+    assert_null(back);
+    EVP_PKEY_free(p);
+    EVP_PKEY_free(k);
+    seal_wipe(&root, sizeof root);
+    seal_wipe(&kek, sizeof kek);
+    seal_wipe(&other, sizeof other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -646,7 +694,7 @@ int main(void)
         cmocka_unit_test(recovery_known_answer), cmocka_unit_test(sign_verify_recover),
         cmocka_unit_test(high_s_twin),          cmocka_unit_test(spki_one_spelling),
         cmocka_unit_test(receipt_k1),           cmocka_unit_test(receipt_k1_many),
-        cmocka_unit_test(report_k1),
+        cmocka_unit_test(report_k1),            cmocka_unit_test(sealed_k1_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
