@@ -69,6 +69,9 @@ int measure_config(const struct config *c, const uint8_t exe[32], char **descrip
     put_list(f, "egress_allow_http", c->egress_allow_http, c->n_egress_allow_http);
     put_list(f, "egress_allow_private", c->egress_allow_private, c->n_egress_allow_private);
     fprintf(f, "sealing_policy=%s\n", c->sealing_policy);
+    /* who may receive this instance's keys is as security-relevant as the sealing policy */
+    put_list(f, "key_export_peer_measurements", c->peer_measurements, c->n_peer_measurements);
+    fprintf(f, "key_export_trust_software_peers=%d\n", c->trust_software_peers ? 1 : 0);
     if (fclose(f) != 0) {
         free(buf);
         return -ENOMEM;

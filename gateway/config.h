@@ -31,6 +31,9 @@ struct config {
     const char *egress_ca_file;
     char sealing_policy[16];
     const char *sealing_root_file;
+    const char *peer_measurements[CONFIG_LIST_MAX]; /* key export: accepted besides our own */
+    int n_peer_measurements;
+    int trust_software_peers; /* key export to software-only peers (development) */
     int measure_only; /* --measure: print the measurement and exit */
 };
 
