@@ -71,6 +71,9 @@ int measure_config(const struct config *c, const uint8_t exe[32], char **descrip
     fprintf(f, "sealing_policy=%s\n", c->sealing_policy);
     /* which key signs reports, receipts and checkpoints, and so which chains accept them */
     fprintf(f, "key_scheme=%s\n", c->key_scheme);
+    /* who may receive this instance's keys is as security-relevant as the sealing policy */
+    put_list(f, "key_export_peer_measurements", c->peer_measurements, c->n_peer_measurements);
+    fprintf(f, "key_export_trust_software_peers=%d\n", c->trust_software_peers ? 1 : 0);
     if (fclose(f) != 0) {
         free(buf);
         return -ENOMEM;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <strings.h>
 
 #include "cli/checkpoint.h"
@@ -1163,4 +1164,67 @@ int fnbox_cmd_attest(const struct fnbox_args *a)
     ex = finish(&r, 0);
     fnbox_response_free(&r);
     return ex;
+}
+
+int fnbox_cmd_keys_challenge(const struct fnbox_args *a)
+{
+    return perform(a, "POST", strdup("/v1/keys/export/challenge"), NULL, 0);
+}
+
+#define BUNDLE_FILE_MAX (256u << 20)
+
+/* A JSON object from FILE ('-': stdin); NULL after reporting (*ex set). */
+static json_t *load_json_file(const char *file, size_t max, int *ex)
+{
+    char *buf, shown[128];
+    size_t len;
+    fnbox_sanitize(shown, sizeof shown, file, strlen(file));
+    if (fnbox_read_file(file, max, &buf, &len) != 0) {
+        fnbox_errf("%s: %s", shown, errno == EFBIG ? "file too large" : strerror(errno));
+        *ex = FNBOX_EXIT_USAGE;
+        return NULL;
+    }
+    json_error_t je;
+    json_t *j = json_loadb(buf, len, 0, &je);
+    free(buf);
+    if (!json_is_object(j)) {
+        char text[JSON_ERROR_TEXT_LENGTH];
+        fnbox_errf("%s: not a JSON object (line %d: %s)", shown, je.line,
+                   j ? "" : fnbox_sanitize(text, sizeof text, je.text, strlen(je.text)));
+        json_decref(j);
+        *ex = FNBOX_EXIT_USAGE;
+        return NULL;
+    }
+    return j;
+}
+
+int fnbox_cmd_keys_export(const struct fnbox_args *a)
+{
+    const char *file = opt1(a, OPT_TO_ATTESTATION), *out = opt1(a, OPT_OUT);
+    if (file == NULL || *file == '\0') return usage(a, "--to-attestation FILE is required");
+    if (out != NULL && *out == '\0') return usage(a, "--out needs a file name");
+    int ex = 0;
+    json_t *report = load_json_file(file, 1u << 20, &ex);
+    if (report == NULL) return ex;
+    struct fnbox_response r;
+    ex = send_request(a, "POST", "/v1/keys/export", report, &r);
+    if (ex != 0) return ex;
+    if (out != NULL && r.status >= 200 && r.status < 300) {
+        mode_t old = umask(077); /* the bundle holds sealed keys: for the operator alone */
+        int bad = save_raw(out, &r);
+        umask(old);
+        ex = bad ? FNBOX_EXIT_ERROR : FNBOX_EXIT_OK;
+    } else {
+        ex = finish(&r, 0);
+    }
+    fnbox_response_free(&r);
+    return ex;
+}
+
+int fnbox_cmd_keys_import(const struct fnbox_args *a)
+{
+    int ex = 0;
+    json_t *bundle = load_json_file(a->pos[0], BUNDLE_FILE_MAX, &ex);
+    if (bundle == NULL) return ex;
+    return perform(a, "POST", strdup("/v1/keys/import"), bundle, 0);
 }

@@ -51,6 +51,7 @@ enum fnbox_opt {
     OPT_RECEIPT,
     OPT_EXPECT_MEASUREMENT,
     OPT_INPUT,
+    OPT_TO_ATTESTATION,
     OPT_COUNT
 };
 
@@ -88,6 +89,9 @@ int fnbox_cmd_audit_verify(const struct fnbox_args *a);
 int fnbox_cmd_audit_checkpoint(const struct fnbox_args *a);
 int fnbox_cmd_keys_list(const struct fnbox_args *a);
 int fnbox_cmd_keys_rotate(const struct fnbox_args *a);
+int fnbox_cmd_keys_challenge(const struct fnbox_args *a);
+int fnbox_cmd_keys_export(const struct fnbox_args *a);
+int fnbox_cmd_keys_import(const struct fnbox_args *a);
 int fnbox_cmd_attest(const struct fnbox_args *a);
 int fnbox_cmd_verify(const struct fnbox_args *a); /* verify.c */
 

@@ -100,6 +100,22 @@ static const struct command commands[] = {
      "Make a new data-encryption key for new secrets, rewrap every stored secret under it and\n"
      "      retire the old keys (admin).",
      0, 0, 0, 0, fnbox_cmd_keys_rotate},
+    {"keys", "challenge", "",
+     "A fresh single-use nonce (valid 300 s) for the attestation report of a peer that is to\n"
+     "      receive this instance's keys (admin). Then, with the peer's server:\n"
+     "      fnbox attest --nonce NONCE --out peer.json.",
+     0, 0, 0, 0, fnbox_cmd_keys_challenge},
+    {"keys", "export", "--to-attestation FILE [--out FILE]",
+     "Seal every data-encryption key to the peer whose attestation report (answering a\n"
+     "      'keys challenge' nonce) is in FILE, with every sealed secret (admin). The server\n"
+     "      refuses a report that does not verify, an unexpected measurement, and a\n"
+     "      software-only peer unless it runs with --trust-software-peers. --out: save the\n"
+     "      bundle (mode 0600) instead of printing it. See docs/secrets.md.",
+     0, 0, O(OPT_TO_ATTESTATION) | O(OPT_OUT), 0, fnbox_cmd_keys_export},
+    {"keys", "import", "FILE",
+     "Import a bundle made by 'keys export' for this instance ('-': stdin) (admin): all of it\n"
+     "      or nothing.",
+     1, 1, 0, 0, fnbox_cmd_keys_import},
     {"attest", NULL, "[--nonce HEX] [--out FILE]",
      "Fetch an attestation report bound to HEX (default: a fresh random nonce, which the\n"
      "      report must echo). --out FILE: also save the response body as received.",
@@ -148,6 +164,7 @@ static const char *const opt_names[OPT_COUNT] = {
     [OPT_RECEIPT] = "receipt",
     [OPT_EXPECT_MEASUREMENT] = "expect-measurement",
     [OPT_INPUT] = "input",
+    [OPT_TO_ATTESTATION] = "to-attestation",
 };
 
 enum {
@@ -193,6 +210,7 @@ static const struct option longopts[] = {
     {"receipt", required_argument, NULL, G_CMD + OPT_RECEIPT},
     {"expect-measurement", required_argument, NULL, G_CMD + OPT_EXPECT_MEASUREMENT},
     {"input", required_argument, NULL, G_CMD + OPT_INPUT},
+    {"to-attestation", required_argument, NULL, G_CMD + OPT_TO_ATTESTATION},
     {NULL, 0, NULL, 0},
 };
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum kind { K_STR, K_LONG, K_I64, K_LIST, K_FLAG };
+enum kind { K_STR, K_LONG, K_I64, K_LIST, K_FLAG, K_BOOL /* takes no value */ };
 
 struct flag {
     const char *name;
@@ -64,6 +64,11 @@ static const struct flag flags[] = {
      "file holding the 32-byte sealing root (raw or 64 hex digits)"},
     {"key-scheme", K_STR, OFF(key_scheme), 16, 0, 0, "p256",
      "instance key: p256 (secp256r1, Neo N3) or secp256k1 (EVM ecrecover); each is kept"},
+    {"peer-measurement", K_LIST, OFF(peer_measurements), OFF(n_peer_measurements), 0, 0,
+     "(this instance's own)",
+     "another measurement (64 lowercase hex digits) a key-export peer may have; repeatable"},
+    {"trust-software-peers", K_BOOL, OFF(trust_software_peers), 0, 0, 0, "(off)",
+     "export keys to peers whose report is software-only (development only: proves nothing)"},
 };
 #define NFLAGS (sizeof flags / sizeof *flags)
 
@@ -88,6 +93,9 @@ static int set_flag(struct config *c, const struct flag *fl, const char *arg)
         c->sealing_root_file = arg;
         return 0;
     }
+    if (strcmp(fl->name, "peer-measurement") == 0 && strspn(arg, "0123456789abcdef") != 64)
+        return -1;
+    if (strcmp(fl->name, "peer-measurement") == 0 && arg[64]) return -1;
     if (strcmp(fl->name, "sealing-policy") == 0 && strcmp(arg, "instance") != 0 &&
         strcmp(arg, "measurement") != 0)
         return -1;
@@ -116,6 +124,7 @@ static int set_flag(struct config *c, const struct flag *fl, const char *arg)
         return 0;
     }
     case K_FLAG: return 0;
+    case K_BOOL: *(int *)(base + fl->off) = 1; return 0;
     }
     return -1;
 }
@@ -128,7 +137,9 @@ int config_parse(int argc, char **argv, struct config *c)
             return -1;
     struct option opts[NFLAGS + 4];
     for (size_t i = 0; i < NFLAGS; i++)
-        opts[i] = (struct option){flags[i].name, required_argument, NULL, (int)i};
+        opts[i] = (struct option){flags[i].name,
+                                  flags[i].kind == K_BOOL ? no_argument : required_argument, NULL,
+                                  (int)i};
     opts[NFLAGS] = (struct option){"help", no_argument, NULL, 'h'};
     opts[NFLAGS + 1] = (struct option){"version", no_argument, NULL, 'V'};
     opts[NFLAGS + 2] = (struct option){"measure", no_argument, NULL, 'M'};

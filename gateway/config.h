@@ -32,6 +32,9 @@ struct config {
     char sealing_policy[16];
     const char *sealing_root_file;
     char key_scheme[16]; /* the instance key's: "p256" or "secp256k1" (attestation/ecsig.h) */
+    const char *peer_measurements[CONFIG_LIST_MAX]; /* key export: accepted besides our own */
+    int n_peer_measurements;
+    int trust_software_peers; /* key export to software-only peers (development) */
     int measure_only; /* --measure: print the measurement and exit */
 };
 

@@ -32,6 +32,9 @@ void h_audit_verify(struct request *r, char *p[MAX_PARAMS]);
 void h_audit_checkpoint(struct request *r, char *p[MAX_PARAMS]);
 void h_keys_list(struct request *r, char *p[MAX_PARAMS]);
 void h_keys_rotate(struct request *r, char *p[MAX_PARAMS]);
+void h_keys_challenge(struct request *r, char *p[MAX_PARAMS]);
+void h_keys_export(struct request *r, char *p[MAX_PARAMS]);
+void h_keys_import(struct request *r, char *p[MAX_PARAMS]);
 void h_attestation(struct request *r, char *p[MAX_PARAMS]);
 
 int64_t now_unix(void);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "attestation/ecsig.h"
@@ -244,4 +245,47 @@ int keyring_open_secret(struct keyring *kr, const char *dek_id, const struct sea
     }
     *pt = p;
     return 0;
+}
+
+int keyring_transfer_out(struct keyring *kr, const struct seal_transfer_key *tk,
+                         const char *dek_id, uint8_t blob[SEAL_DEK_BLOB_LEN])
+{
+    int rc = -ENOENT;
+    pthread_mutex_lock(&kr->mu);
+    for (size_t i = 0; i < kr->n; i++)
+        if (strcmp(kr->deks[i].id, dek_id) == 0) {
+            rc = seal_transfer_dek_wrap(tk, dek_id, kr->deks[i].key, blob);
+            break;
+        }
+    pthread_mutex_unlock(&kr->mu);
+    return rc;
+}
+
+int keyring_transfer_in(struct keyring *kr, const struct seal_transfer_key *tk,
+                        const char *dek_id, const uint8_t *blob, size_t blob_len,
+                        uint8_t wrapped[SEAL_DEK_BLOB_LEN])
+{
+    if (strlen(dek_id) >= sizeof kr->deks[0].id) return -EINVAL;
+    uint8_t key[SEAL_KEY_LEN];
+    int rc = seal_transfer_dek_unwrap(tk, dek_id, blob, blob_len, key);
+    if (!rc) rc = seal_dek_wrap(&kr->kek, dek_id, key, wrapped);
+    if (rc) {
+        seal_wipe(key, sizeof key);
+        return rc;
+    }
+    pthread_mutex_lock(&kr->mu);
+    size_t i = 0;
+    while (i < kr->n && strcmp(kr->deks[i].id, dek_id) != 0) i++;
+    if (i < kr->n) {
+        if (CRYPTO_memcmp(kr->deks[i].key, key, sizeof key) != 0) rc = -EEXIST;
+    } else if (kr->n == KEYRING_MAX) {
+        rc = -ENOSPC;
+    } else {
+        struct dek *d = &kr->deks[kr->n++];
+        snprintf(d->id, sizeof d->id, "%s", dek_id);
+        memcpy(d->key, key, sizeof key);
+    }
+    pthread_mutex_unlock(&kr->mu);
+    seal_wipe(key, sizeof key);
+    return rc;
 }

@@ -15,6 +15,7 @@
 
 #include "gateway/store.h"
 #include "secrets/seal.h"
+#include "secrets/seal_transfer.h"
 
 struct keyring;
 
@@ -47,5 +48,16 @@ void keyring_active_id(struct keyring *kr, char dek_id[40]);
 /* Opens a blob; *pt is malloc'd (the caller wipes it with seal_wipe and frees it). */
 int keyring_open_secret(struct keyring *kr, const char *dek_id, const struct seal_secret_id *id,
                         const uint8_t *blob, size_t blob_len, uint8_t **pt, size_t *pt_len);
+
+/* Key migration. transfer_out seals DEK dek_id under a transfer key (-ENOENT: no such DEK).
+ * transfer_in opens a transferred DEK, adds it to the keyring (when its id is new; the same
+ * id holding another key: -EEXIST) and gives it wrapped under this instance's KEK for the
+ * store. The DEK stays in memory even if the caller's transaction then fails: unreferenced,
+ * it is harmless, and a retried import finds it. */
+int keyring_transfer_out(struct keyring *kr, const struct seal_transfer_key *tk,
+                         const char *dek_id, uint8_t blob[SEAL_DEK_BLOB_LEN]);
+int keyring_transfer_in(struct keyring *kr, const struct seal_transfer_key *tk,
+                        const char *dek_id, const uint8_t *blob, size_t blob_len,
+                        uint8_t wrapped[SEAL_DEK_BLOB_LEN]);
 
 #endif

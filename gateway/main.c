@@ -214,6 +214,9 @@ int main(int argc, char **argv)
         }
         free(description);
     }
+    if (app.cfg.trust_software_peers)
+        LOG_W("--trust-software-peers: keys may be exported to peers whose report is "
+              "software-only, which proves nothing about what runs there. DEVELOPMENT ONLY.");
     signal(SIGPIPE, SIG_IGN); /* a client or worker that hung up is an error code, not a death */
     umask(077);              /* the database, WAL and keys are for fnboxd alone */
     if ((rc = mkdir_p(app.cfg.data_dir, 0700))) {

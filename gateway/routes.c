@@ -41,6 +41,9 @@ static const struct route routes[] = {
     {"POST", "/v1/audit/checkpoint", ROLE_ADMIN, h_audit_checkpoint},
     {"GET", "/v1/keys", ROLE_ADMIN, h_keys_list},
     {"POST", "/v1/keys/rotate", ROLE_ADMIN, h_keys_rotate},
+    {"POST", "/v1/keys/export/challenge", ROLE_ADMIN, h_keys_challenge},
+    {"POST", "/v1/keys/export", ROLE_ADMIN, h_keys_export},
+    {"POST", "/v1/keys/import", ROLE_ADMIN, h_keys_import},
 };
 
 int64_t now_unix(void)

@@ -7,7 +7,6 @@
 
 #include "gateway/checkpoint.h"
 #include "gateway/handlers.h"
-#include "gateway/rotate.h"
 
 static int admin_only(struct request *r)
 {
@@ -106,21 +105,6 @@ void h_audit_checkpoint(struct request *r, char *p[MAX_PARAMS])
     json_t *cp;
     if (checkpoint_now(r->app, &cp)) http_reply_error(r, 500, "internal", "cannot write a checkpoint");
     else http_reply_json(r, 201, cp);
-}
-
-void h_keys_list(struct request *r, char *p[MAX_PARAMS])
-{
-    json_t *deks;
-    if (store_dek_summary(r->app->store, &deks)) http_reply_error(r, 500, "internal", "cannot list keys");
-    else http_reply_json(r, 200, json_pack("{so}", "deks", deks));
-}
-
-void h_keys_rotate(struct request *r, char *p[MAX_PARAMS])
-{
-    json_t *out;
-    if (keys_rotate(r->app, r->who.owner, &out))
-        http_reply_error(r, 500, "internal", "rotation failed; run it again to finish (no secret is lost)");
-    else http_reply_json(r, 200, out);
 }
 
 void h_audit_verify(struct request *r, char *p[MAX_PARAMS])

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "secrets/audit.h"
+#include "secrets/seal.h"
 
 struct store;
 
@@ -121,6 +122,7 @@ struct secret_ref {
     char dek_id[40];
     uint8_t *blob;
     size_t blob_len;
+    int64_t created_at;
 };
 int store_secret_batch_not_under(struct store *s, const char *dek_id, size_t max,
                                  struct secret_ref **rows, size_t *n);
@@ -128,6 +130,22 @@ void store_secret_refs_free(struct secret_ref *rows, size_t n);
 int store_secret_rewrap(struct store *s, const struct secret_ref *row, const char *new_dek,
                         const uint8_t *blob, size_t len);
 int store_dek_drop_unused(struct store *s, int64_t *dropped);
+/* Every secret row, oldest owner/name/version order; -E2BIG when there are more than max. */
+int store_secret_all(struct store *s, size_t max, struct secret_ref **rows, size_t *n);
+
+/* Key migration, the receiving side: in one transaction, each DEK (wrapped under this
+ * instance's KEK) is inserted as retired unless its id is stored already; each secret row is
+ * inserted, or skipped when the same (owner, name, version) holds the same DEK id and blob;
+ * and audit is appended. -EEXIST (nothing written; *conflict names the row) when a row with
+ * that key holds something else. *inserted, *skipped count secret rows. */
+struct transfer_dek {
+    char id[40];
+    uint8_t wrapped[SEAL_DEK_BLOB_LEN];
+};
+int store_transfer_import(struct store *s, const struct transfer_dek *deks, size_t n_deks,
+                          const struct secret_ref *rows, size_t n_rows, int64_t now,
+                          const struct audit_record *audit, int64_t *inserted, int64_t *skipped,
+                          char *conflict, size_t conflict_len);
 /* For GET /v1/keys: [{"id","state","created_at","secrets"}]. */
 int store_dek_summary(struct store *s, json_t **out);
 

@@ -276,28 +276,26 @@ void store_secret_refs_free(struct secret_ref *rows, size_t n)
     free(rows);
 }
 
-int store_secret_batch_not_under(struct store *s, const char *dek_id, size_t max,
-                                 struct secret_ref **rows, size_t *n)
+/* Reads the rows the prepared st selects (owner, name, version, dek_id, blob, created_at), at
+ * most max; -E2BIG when there are more. Finishes st (store_end). */
+static int read_secret_refs(struct store *s, sqlite3_stmt *st, size_t max, int more_is_error,
+                            struct secret_ref **rows, size_t *n)
 {
-    sqlite3_stmt *st;
-    int rc = store_begin(s,
-                         "SELECT owner, name, version, dek_id, blob FROM secrets WHERE dek_id<>?"
-                         " ORDER BY owner, name, version LIMIT ?",
-                         &st);
-    if (rc) return rc;
-    sqlite3_bind_text(st, 1, dek_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
     struct secret_ref *out = calloc(max ? max : 1, sizeof *out);
     size_t count = 0;
-    int step = SQLITE_DONE;
-    if (!out) rc = -ENOMEM;
-    while (!rc && count < max && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    int rc = out ? 0 : -ENOMEM, step = SQLITE_DONE;
+    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == max) {
+            if (more_is_error) rc = -E2BIG;
+            break;
+        }
         struct secret_ref *r = &out[count];
         snprintf(r->owner, sizeof r->owner, "%s", (const char *)sqlite3_column_text(st, 0));
         snprintf(r->name, sizeof r->name, "%s", (const char *)sqlite3_column_text(st, 1));
         r->version = sqlite3_column_int64(st, 2);
         snprintf(r->dek_id, sizeof r->dek_id, "%s", (const char *)sqlite3_column_text(st, 3));
         r->blob_len = (size_t)sqlite3_column_bytes(st, 4);
+        r->created_at = sqlite3_column_int64(st, 5);
         r->blob = malloc(r->blob_len ? r->blob_len : 1);
         if (!r->blob) {
             rc = -ENOMEM;
@@ -306,7 +304,7 @@ int store_secret_batch_not_under(struct store *s, const char *dek_id, size_t max
         if (r->blob_len) memcpy(r->blob, sqlite3_column_blob(st, 4), r->blob_len);
         count++;
     }
-    if (!rc && step != SQLITE_DONE && step != SQLITE_ROW) rc = store_fail(s, "list secrets to rewrap");
+    if (!rc && step != SQLITE_DONE && step != SQLITE_ROW) rc = store_fail(s, "list secrets");
     store_end(s, st);
     if (rc) {
         store_secret_refs_free(out, count);
@@ -315,6 +313,31 @@ int store_secret_batch_not_under(struct store *s, const char *dek_id, size_t max
     *rows = out;
     *n = count;
     return 0;
+}
+
+int store_secret_batch_not_under(struct store *s, const char *dek_id, size_t max,
+                                 struct secret_ref **rows, size_t *n)
+{
+    sqlite3_stmt *st;
+    int rc = store_begin(s,
+                         "SELECT owner, name, version, dek_id, blob, created_at FROM secrets"
+                         " WHERE dek_id<>? ORDER BY owner, name, version LIMIT ?",
+                         &st);
+    if (rc) return rc;
+    sqlite3_bind_text(st, 1, dek_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+    return read_secret_refs(s, st, max, 0, rows, n);
+}
+
+int store_secret_all(struct store *s, size_t max, struct secret_ref **rows, size_t *n)
+{
+    sqlite3_stmt *st;
+    int rc = store_begin(s,
+                         "SELECT owner, name, version, dek_id, blob, created_at FROM secrets"
+                         " ORDER BY owner, name, version",
+                         &st);
+    if (rc) return rc;
+    return read_secret_refs(s, st, max, 1, rows, n);
 }
 
 int store_secret_rewrap(struct store *s, const struct secret_ref *row, const char *new_dek,

@@ -11,6 +11,7 @@
 #include <openssl/rand.h>
 
 #include "secrets/aead.h"
+#include "secrets/kdf.h"
 
 _Static_assert(SEAL_KEY_LEN == AEAD_KEY_LEN && SEAL_OVERHEAD == AEAD_OVERHEAD &&
                    SEAL_FORMAT_V1 == AEAD_FORMAT_V1 && SEAL_NONCE_LEN == AEAD_NONCE_LEN &&
@@ -63,23 +64,8 @@ int seal_kek_derive(const struct seal_root *root, const char *tee_id, enum seal_
     kek_info(&info, tee_id, policy, measurement);
     if (info.err) return -EINVAL;
 
-    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-    EVP_KDF_CTX *kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
-    EVP_KDF_free(kdf); /* the context holds its own reference */
-    if (!kctx) return -EIO;
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)root->key, sizeof root->key),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info.buf, info.len),
-        OSSL_PARAM_construct_end(),
-    };
-    int ok = EVP_KDF_derive(kctx, out->key, sizeof out->key, params) == 1;
-    EVP_KDF_CTX_free(kctx);
-    if (!ok) {
-        seal_wipe(out, sizeof *out);
-        return -EIO;
-    }
-    return 0;
+    return kdf_hkdf_sha256(root->key, sizeof root->key, info.buf, info.len, out->key,
+                           sizeof out->key);
 }
 
 int seal_dek_new(uint8_t dek[SEAL_KEY_LEN])

@@ -18,6 +18,9 @@
 #include "secrets/seal.h"
 #include "secrets/seal_p256.h"
 #include "secrets/seal_root.h"
+#include "secrets/seal_transfer.h"
+
+#include <openssl/ec.h>
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof *(a))
 
@@ -675,6 +678,77 @@ static void p256_sealed(void **state)
     assert_null(back);
 }
 
+/* ---- DEK transfer to a peer key (key migration) ---- */
+
+static EVP_PKEY *ec_key(const char *curve)
+{
+    EVP_PKEY *k = EVP_EC_gen(curve);
+    assert_non_null(k);
+    return k;
+}
+
+static void transfer_round_trip(void **state)
+{
+    (void)state;
+    EVP_PKEY *peer = ec_key("P-256"), *other = ec_key("P-256");
+    const uint8_t binding[] = "report-data-and-source-key";
+    uint8_t eph[SEAL_TRANSFER_SPKI_MAX], dek[SEAL_KEY_LEN], blob[SEAL_DEK_BLOB_LEN],
+        out[SEAL_KEY_LEN];
+    size_t eph_len;
+    struct seal_transfer_key tk, rk;
+    assert_int_equal(seal_dek_new(dek), 0);
+    assert_int_equal(seal_transfer_begin(peer, binding, sizeof binding, eph, &eph_len, &tk), 0);
+    assert_int_equal(seal_transfer_dek_wrap(&tk, "dek_1", dek, blob), 0);
+
+    /* the peer derives the same key and opens it */
+    assert_int_equal(seal_transfer_accept(peer, eph, eph_len, binding, sizeof binding, &rk), 0);
+    assert_memory_equal(tk.key, rk.key, sizeof tk.key);
+    assert_int_equal(seal_transfer_dek_unwrap(&rk, "dek_1", blob, sizeof blob, out), 0);
+    assert_memory_equal(out, dek, sizeof dek);
+    /* under another id, it does not open */
+    assert_int_equal(seal_transfer_dek_unwrap(&rk, "dek_2", blob, sizeof blob, out), -EBADMSG);
+    /* every flipped bit is caught */
+    for (size_t i = 0; i < sizeof blob; i++) {
+        blob[i] ^= 0x01;
+        assert_int_equal(seal_transfer_dek_unwrap(&rk, "dek_1", blob, sizeof blob, out), -EBADMSG);
+        blob[i] ^= 0x01;
+    }
+    /* another binding, or another private key: another transfer key, nothing opens */
+    const uint8_t other_binding[] = "report-data-and-source-kez";
+    assert_int_equal(seal_transfer_accept(peer, eph, eph_len, other_binding, sizeof other_binding, &rk), 0);
+    assert_int_equal(seal_transfer_dek_unwrap(&rk, "dek_1", blob, sizeof blob, out), -EBADMSG);
+    assert_int_equal(seal_transfer_accept(other, eph, eph_len, binding, sizeof binding, &rk), 0);
+    assert_int_equal(seal_transfer_dek_unwrap(&rk, "dek_1", blob, sizeof blob, out), -EBADMSG);
+    /* a fresh ephemeral key every time */
+    uint8_t eph2[SEAL_TRANSFER_SPKI_MAX];
+    size_t eph2_len;
+    struct seal_transfer_key tk2;
+    assert_int_equal(seal_transfer_begin(peer, binding, sizeof binding, eph2, &eph2_len, &tk2), 0);
+    assert_memory_not_equal(tk.key, tk2.key, sizeof tk.key);
+    EVP_PKEY_free(peer);
+    EVP_PKEY_free(other);
+}
+
+static void transfer_refuses_bad_points(void **state)
+{
+    (void)state;
+    EVP_PKEY *peer = ec_key("P-256"), *k1 = ec_key("secp256k1");
+    uint8_t eph[SEAL_TRANSFER_SPKI_MAX];
+    size_t eph_len;
+    struct seal_transfer_key tk;
+    /* an ephemeral key on another curve */
+    assert_int_equal(seal_transfer_begin(k1, NULL, 0, eph, &eph_len, &tk), 0);
+    assert_int_equal(seal_transfer_accept(peer, eph, eph_len, NULL, 0, &tk), -EBADMSG);
+    /* garbage, truncation, trailing bytes */
+    assert_int_equal(seal_transfer_begin(peer, NULL, 0, eph, &eph_len, &tk), 0);
+    assert_int_equal(seal_transfer_accept(peer, eph, eph_len - 1, NULL, 0, &tk), -EBADMSG);
+    eph[eph_len - 5] ^= 0x40; /* a point off the curve */
+    assert_int_equal(seal_transfer_accept(peer, eph, eph_len, NULL, 0, &tk), -EBADMSG);
+    assert_int_equal(seal_transfer_accept(peer, eph, 0, NULL, 0, &tk), -EBADMSG);
+    EVP_PKEY_free(peer);
+    EVP_PKEY_free(k1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -696,6 +770,8 @@ int main(void)
         cmocka_unit_test(p256_known_answer),
         cmocka_unit_test(p256_sign_verify),
         cmocka_unit_test(p256_sealed),
+        cmocka_unit_test(transfer_round_trip),
+        cmocka_unit_test(transfer_refuses_bad_points),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
