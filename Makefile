@@ -23,7 +23,7 @@ LDLIBS_C = $(shell pkg-config --libs $(LIBS_C))
 MOD_SRC := $(wildcard common/*.c runtime/*.c sandbox/*.c secrets/*.c attestation/*.c) \
            $(filter-out gateway/main.c,$(wildcard gateway/*.c))
 # the CLI verifies reports and receipts with the same code that defines their formats
-CLI_SRC := $(wildcard cli/*.c) attestation/evidence.c attestation/receipt.c
+CLI_SRC := $(wildcard cli/*.c) attestation/evidence.c attestation/receipt.c attestation/quote.c
 
 OBJ     := $(MOD_SRC:%.c=$(BUILD)/obj/%.o)
 OBJ_T   := $(MOD_SRC:%.c=$(BUILD)/obj-testhooks/%.o)
