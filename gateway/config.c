@@ -62,6 +62,11 @@ static const struct flag flags[] = {
      "instance (any build holding the root unseals) or measurement (bound to this binary)"},
     {"sealing-root-file", K_STR, 0, 0, 0, 0, "(FNBOX_SEALING_ROOT, else DATA/sealing.root)",
      "file holding the 32-byte sealing root (raw or 64 hex digits)"},
+    {"attestation", K_STR, OFF(attestation), 16, 0, 0, "software",
+     "evidence provider: software (no hardware), tsm (TDX/SEV-SNP quotes from configfs-tsm; "
+     "refuse to start without it) or auto (tsm when usable, else software)"},
+    {"tsm-root", K_STR, OFF(tsm_root), PATH_MAX, 0, 0, "/sys/kernel/config/tsm",
+     "configfs-tsm directory (its report/ subdirectory makes quotes)"},
 };
 #define NFLAGS (sizeof flags / sizeof *flags)
 
@@ -88,6 +93,9 @@ static int set_flag(struct config *c, const struct flag *fl, const char *arg)
     }
     if (strcmp(fl->name, "sealing-policy") == 0 && strcmp(arg, "instance") != 0 &&
         strcmp(arg, "measurement") != 0)
+        return -1;
+    if (strcmp(fl->name, "attestation") == 0 && strcmp(arg, "software") != 0 &&
+        strcmp(arg, "tsm") != 0 && strcmp(arg, "auto") != 0)
         return -1;
     switch (fl->kind) {
     case K_STR:

@@ -31,6 +31,8 @@ struct config {
     const char *egress_ca_file;
     char sealing_policy[16];
     const char *sealing_root_file;
+    char attestation[16];  /* software | tsm | auto (attestation/provider.h) */
+    char tsm_root[PATH_MAX]; /* configfs-tsm directory */
     int measure_only; /* --measure: print the measurement and exit */
 };
 
