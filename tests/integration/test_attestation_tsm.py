@@ -263,3 +263,21 @@ def test_bad_attestation_flag():
     assert p.returncode == 2 and "--attestation" in p.stderr
     p = subprocess.run([binary("fnboxd"), "--help"], capture_output=True, text=True, timeout=30)
     assert "--attestation" in p.stdout and "--tsm-root" in p.stdout
+
+
+def test_node_sample_checks_the_quote_binding(tsm_daemon):
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    d, _fake, flavour = tsm_daemon
+    token, _owner = d.developer()
+    name = "tsm-pure"
+    d.deploy_ok(name, "function main(input) { return {echo: input}; }", token)
+    mjs = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), "samples", "verify", "verify.mjs")
+    p = subprocess.run([node, mjs, d.base, token, name, "[1]"], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    for line in ("ok     report signature", "ok     quote report data", "ok     receipt signature"):
+        assert line in p.stdout, p.stdout
+    assert "quote signature: NOT checked" in p.stdout
