@@ -281,3 +281,20 @@ def test_node_sample_checks_the_quote_binding(tsm_daemon):
     for line in ("ok     report signature", "ok     quote report data", "ok     receipt signature"):
         assert line in p.stdout, p.stdout
     assert "quote signature: NOT checked" in p.stdout
+
+
+def test_data_sealed_under_software_does_not_open_under_tsm(tsm_root, tmp_path):
+    """The provider's tee_id names the key-encryption key (docs/operations.md): switching an
+    instance's provider is a key migration, and fnboxd says so instead of starting."""
+    d = start_daemon(tmp_path / "fnboxd", [])
+    data = d.data
+    d.stop()
+    fake = faketsm.FakeTsm(tsm_root, "tdx")
+    try:
+        p = subprocess.run([binary("fnboxd"), "--listen", "127.0.0.1:0", "--data", data,
+                            "--attestation", "tsm", "--tsm-root", tsm_root],
+                           capture_output=True, text=True, timeout=30)
+    finally:
+        fake.stop()
+    assert p.returncode == 1, p.stderr
+    assert 'tee_id "tdx"' in p.stderr and "another --attestation provider" in p.stderr, p.stderr
