@@ -24,7 +24,7 @@ MOD_SRC := $(wildcard common/*.c runtime/*.c sandbox/*.c secrets/*.c attestation
            $(filter-out gateway/main.c,$(wildcard gateway/*.c))
 # the CLI verifies reports and receipts with the same code that defines their formats
 CLI_SRC := $(wildcard cli/*.c) attestation/evidence.c attestation/receipt.c attestation/ecsig.c \
-           attestation/keccak.c
+           attestation/keccak.c attestation/quote.c
 
 OBJ     := $(MOD_SRC:%.c=$(BUILD)/obj/%.o)
 OBJ_T   := $(MOD_SRC:%.c=$(BUILD)/obj-testhooks/%.o)

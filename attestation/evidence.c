@@ -14,6 +14,7 @@
 #include <openssl/x509.h>
 
 #include "attestation/ecsig.h"
+#include "attestation/quote.h"
 
 /* ---- hex ---- */
 
@@ -153,6 +154,7 @@ static const char *hex_member(const json_t *o, const char *key, size_t min, size
 
 struct report_fields {
     const char *provider, *platform, *tee_id, *measurement, *public_key, *nonce, *report_data;
+    const char *quote; /* NULL when the report carries none (software) */
     json_int_t time;
 };
 
@@ -176,16 +178,52 @@ static const char *report_fields(const json_t *r, struct report_fields *f)
     if (!json_is_integer(t) || json_integer_value(t) < 0)
         return "time is not a non-negative integer";
     f->time = json_integer_value(t);
+    if (json_object_get(r, "quote") &&
+        !(f->quote = hex_member(r, "quote", 1, QUOTE_MAX)))
+        return "quote is not lowercase hex of at most 64 KiB";
     return NULL;
+}
+
+/* The raw quote of a report (malloc'd, *len bytes). */
+static int quote_bytes(const struct report_fields *f, uint8_t **q, size_t *len)
+{
+    *q = NULL;
+    *len = 0;
+    size_t cap = strlen(f->quote) / 2;
+    uint8_t *buf = malloc(cap ? cap : 1);
+    if (!buf) return -ENOMEM;
+    if (evidence_unhex(f->quote, 0, buf, cap, len)) {
+        free(buf);
+        return -EINVAL;
+    }
+    *q = buf;
+    return 0;
 }
 
 static int report_bytes_of(const struct report_fields *f, char **bytes, size_t *len)
 {
+    /* v2 = v1's lines plus SHA-256 of the raw quote: the instance key signs the very quote it
+     * presents, so the parsed fields shown next to it cannot be swapped for another quote's
+     * even by a verifier that never checks the quote's own (vendor) signature. */
+    char qsha[2 * 32 + 1] = "";
+    if (f->quote) {
+        uint8_t *q, md[32];
+        size_t qlen;
+        unsigned int n = 0;
+        int rc = quote_bytes(f, &q, &qlen);
+        if (rc) return rc;
+        int ok = EVP_Digest(q, qlen, md, &n, EVP_sha256(), NULL) == 1 && n == 32;
+        free(q);
+        if (!ok) return -EIO;
+        evidence_hex(md, 32, qsha);
+    }
+    *bytes = NULL;
     FILE *m = open_memstream(bytes, len);
     if (!m) return -ENOMEM;
-    fprintf(m, "fnbox-attestation-v1\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%" PRId64 "\n", f->provider,
-            f->platform, f->tee_id, f->measurement, f->public_key, f->nonce, f->report_data,
-            (int64_t)f->time);
+    fprintf(m, "fnbox-attestation-v%d\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%" PRId64 "\n",
+            f->quote ? 2 : 1, f->provider, f->platform, f->tee_id, f->measurement, f->public_key,
+            f->nonce, f->report_data, (int64_t)f->time);
+    if (f->quote) fprintf(m, "%s\n", qsha);
     int bad = ferror(m);
     if (fclose(m) != 0 || bad) {
         free(*bytes);
@@ -279,6 +317,27 @@ int evidence_report_sign(EVP_PKEY *key, json_t *report)
     return rc;
 }
 
+/* A copy of r holding the members named in order (those r has), in that order. */
+static json_t *ordered(const json_t *r, const char *const *order, size_t n)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < n; i++) {
+        json_t *v = json_object_get(r, order[i]);
+        if (v && json_object_set(o, order[i], v) != 0) {
+            json_decref(o);
+            o = NULL;
+        }
+    }
+    return o;
+}
+
+/* the documented member order */
+static const char *const REPORT_ORDER[] = {
+    "provider", "platform", "hardware_backed", "tee_id", "measurement", "public_key",
+    "key_scheme", "address", "nonce", "report_data", "time", "quote", "tdx", "sev_snp",
+    "signature"};
+#define REPORT_ORDER_N (sizeof REPORT_ORDER / sizeof *REPORT_ORDER)
+
 int evidence_software_report(EVP_PKEY *key, const uint8_t *nonce, size_t nonce_len,
                              const uint8_t measurement[EVIDENCE_MEASUREMENT_LEN], int64_t time,
                              json_t **out)
@@ -295,23 +354,72 @@ int evidence_software_report(EVP_PKEY *key, const uint8_t *nonce, size_t nonce_l
                           "nonce", nonce_hex, "time", (json_int_t)time);
     if (!r) return -ENOMEM;
     int rc = evidence_report_sign(key, r);
-    if (rc) {
-        json_decref(r);
-        return rc;
-    }
-    /* the documented member order */
-    static const char *const order[] = {"provider",   "platform",   "hardware_backed",
-                                        "tee_id",     "measurement", "public_key",
-                                        "key_scheme", "address",     "nonce",
-                                        "report_data", "time",       "signature"};
-    json_t *o = json_object();
-    for (size_t i = 0; o && i < sizeof order / sizeof *order; i++)
-        if (json_object_get(r, order[i]) && /* address: secp256k1 only */
-            json_object_set(o, order[i], json_object_get(r, order[i])) != 0) {
-            json_decref(o);
-            o = NULL;
-        }
+    json_t *o = rc ? NULL : ordered(r, REPORT_ORDER, REPORT_ORDER_N);
     json_decref(r);
+    if (rc) return rc;
+    if (!o) return -ENOMEM;
+    *out = o;
+    return 0;
+}
+
+json_t *evidence_quote_fields(const struct quote_info *q)
+{
+    char h[5][2 * QUOTE_MR_LEN + 1];
+    if (q->platform == QUOTE_TDX) {
+        evidence_hex(q->mrtd, QUOTE_MR_LEN, h[0]);
+        for (int i = 0; i < 4; i++) evidence_hex(q->rtmr[i], QUOTE_MR_LEN, h[i + 1]);
+        return json_pack("{s:I, s:b, s:s, s:s, s:s, s:s, s:s}", "version", (json_int_t)q->version,
+                         "debug", q->debug, "mrtd", h[0], "rtmr0", h[1], "rtmr1", h[2], "rtmr2",
+                         h[3], "rtmr3", h[4]);
+    }
+    if (q->platform == QUOTE_SEV_SNP) {
+        evidence_hex(q->measurement, QUOTE_MR_LEN, h[0]);
+        return json_pack("{s:I, s:b, s:s}", "version", (json_int_t)q->version, "debug", q->debug,
+                         "measurement", h[0]);
+    }
+    return NULL;
+}
+
+int evidence_tsm_report(EVP_PKEY *key, enum quote_platform platform, const uint8_t *quote,
+                        size_t quote_len, const uint8_t *nonce, size_t nonce_len,
+                        const uint8_t measurement[EVIDENCE_MEASUREMENT_LEN], int64_t time,
+                        json_t **out, char *why, size_t whylen)
+{
+    *out = NULL;
+    evidence_note(why, whylen, "%s", "");
+    uint8_t spki[EVIDENCE_SPKI_MAX], rd[EVIDENCE_REPORT_DATA_LEN];
+    size_t spki_len;
+    if (!quote || !quote_len || !nonce || nonce_len < EVIDENCE_NONCE_MIN ||
+        nonce_len > EVIDENCE_NONCE_MAX || !measurement || time < 0 ||
+        ecsig_spki(key, spki, &spki_len, NULL))
+        return -EINVAL;
+    struct quote_info qi;
+    int rc = quote_parse(platform, quote, quote_len, &qi, why, whylen);
+    if (rc) return rc;
+    if ((rc = evidence_report_data(nonce, nonce_len, spki, spki_len, measurement, rd))) return rc;
+    /* Never sign a quote that vouches for other data: the hardware must have seen exactly
+     * SHA-512(nonce ‖ key ‖ measurement). */
+    if (CRYPTO_memcmp(qi.report_data, rd, sizeof rd) != 0) {
+        evidence_note(why, whylen, "the quote's report_data is not this report's");
+        return -EBADMSG;
+    }
+    char nonce_hex[2 * EVIDENCE_NONCE_MAX + 1], m_hex[2 * EVIDENCE_MEASUREMENT_LEN + 1];
+    char *q_hex = malloc(2 * quote_len + 1);
+    if (!q_hex) return -ENOMEM;
+    evidence_hex(nonce, nonce_len, nonce_hex);
+    evidence_hex(measurement, EVIDENCE_MEASUREMENT_LEN, m_hex);
+    evidence_hex(quote, quote_len, q_hex);
+    const char *name = quote_platform_name(platform);
+    json_t *r = json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:I, s:s, s:o}", "provider", "tsm",
+                          "platform", name, "hardware_backed", 1, "tee_id", name, "measurement",
+                          m_hex, "nonce", nonce_hex, "time", (json_int_t)time, "quote", q_hex,
+                          platform == QUOTE_TDX ? "tdx" : "sev_snp", evidence_quote_fields(&qi));
+    free(q_hex);
+    if (!r) return -ENOMEM;
+    rc = evidence_report_sign(key, r);
+    json_t *o = rc ? NULL : ordered(r, REPORT_ORDER, REPORT_ORDER_N);
+    json_decref(r);
+    if (rc) return rc;
     if (!o) return -ENOMEM;
     *out = o;
     return 0;
@@ -329,6 +437,40 @@ void evidence_note(char *why, size_t whylen, const char *fmt, ...)
 }
 
 #define fail(why, whylen, ...) (evidence_note(why, whylen, __VA_ARGS__), -EBADMSG)
+
+/* A tsm report's quote: well-formed for its platform, not debuggable, its report data the
+ * report's, and the parsed fields shown beside it exactly the quote's. */
+static int check_quote(const json_t *report, const struct report_fields *f,
+                       const uint8_t rd[EVIDENCE_REPORT_DATA_LEN], char *why, size_t whylen)
+{
+    enum quote_platform p = quote_platform_from_name(f->platform);
+    uint8_t *q;
+    size_t qlen;
+    int rc = quote_bytes(f, &q, &qlen);
+    if (rc == -EINVAL) return fail(why, whylen, "quote is not hex");
+    if (rc) return rc;
+    struct quote_info qi;
+    char qwhy[EVIDENCE_WHY_MAX];
+    rc = quote_parse(p, q, qlen, &qi, qwhy, sizeof qwhy);
+    free(q);
+    if (rc == -EBADMSG) return fail(why, whylen, "quote refused: %s", qwhy);
+    if (rc) return rc;
+    if (CRYPTO_memcmp(qi.report_data, rd, EVIDENCE_REPORT_DATA_LEN) != 0)
+        return fail(why, whylen,
+                    "the quote's report data is not SHA-512(nonce || public_key || measurement): "
+                    "the quote was made for another key, nonce or measurement");
+    const char *member = p == QUOTE_TDX ? "tdx" : "sev_snp";
+    json_t *want = evidence_quote_fields(&qi);
+    if (!want) return -ENOMEM;
+    int same = json_equal(want, json_object_get(report, member));
+    json_decref(want);
+    if (!same)
+        return fail(why, whylen, "\"%s\" is missing or is not what the quote says", member);
+    if (qi.debug)
+        return fail(why, whylen, "the %s TEE is debuggable: its host can read its memory",
+                    f->platform);
+    return 0;
+}
 
 int evidence_report_verify(const json_t *report, const char *nonce_hex,
                            const char *expect_measurement_hex, char *why, size_t whylen)
@@ -351,15 +493,30 @@ int evidence_report_verify(const json_t *report, const char *nonce_hex,
     struct report_fields f;
     const char *bad = report_fields(report, &f);
     if (bad) return fail(why, whylen, "%s", bad);
-    if (strcmp(f.provider, "software") != 0)
+    int tsm = strcmp(f.provider, "tsm") == 0;
+    if (!tsm && strcmp(f.provider, "software") != 0)
         return fail(why, whylen, "provider \"%.32s\" is not supported by this verifier",
                     f.provider);
-    if (strcmp(f.platform, "none") != 0)
-        return fail(why, whylen, "a software report must say platform \"none\"");
-    if (!json_is_false(json_object_get(report, "hardware_backed")))
-        return fail(why, whylen, "a software report must say hardware_backed false");
-    if (strcmp(f.tee_id, "software") != 0)
-        return fail(why, whylen, "a software report must say tee_id \"software\"");
+    if (!tsm) {
+        if (strcmp(f.platform, "none") != 0)
+            return fail(why, whylen, "a software report must say platform \"none\"");
+        if (!json_is_false(json_object_get(report, "hardware_backed")))
+            return fail(why, whylen, "a software report must say hardware_backed false");
+        if (strcmp(f.tee_id, "software") != 0)
+            return fail(why, whylen, "a software report must say tee_id \"software\"");
+        if (json_object_get(report, "quote") || json_object_get(report, "tdx") ||
+            json_object_get(report, "sev_snp"))
+            return fail(why, whylen, "a software report carries no quote");
+    } else {
+        enum quote_platform p = quote_platform_from_name(f.platform);
+        if (p == QUOTE_NONE)
+            return fail(why, whylen, "a tsm report's platform must be \"tdx\" or \"sev-snp\"");
+        if (!json_is_true(json_object_get(report, "hardware_backed")))
+            return fail(why, whylen, "a tsm report must say hardware_backed true");
+        if (strcmp(f.tee_id, f.platform) != 0)
+            return fail(why, whylen, "a tsm report's tee_id must be its platform");
+        if (!f.quote) return fail(why, whylen, "a tsm report must carry its quote");
+    }
     const char *scheme_name = str_member(report, "key_scheme");
     enum ecsig_scheme scheme;
     if (ecsig_scheme_parse(scheme_name, &scheme))
@@ -401,6 +558,10 @@ int evidence_report_verify(const json_t *report, const char *nonce_hex,
     evidence_hex(rd, sizeof rd, rd_hex);
     if (strcmp(rd_hex, f.report_data) != 0)
         return fail(why, whylen, "report_data is not SHA-512(nonce || public_key || measurement)");
+    if (tsm) {
+        int qrc = check_quote(report, &f, rd, why, whylen);
+        if (qrc) return qrc;
+    }
 
     const char *sig_hex = hex_member(report, "signature", 1, EVIDENCE_SIG_DER_MAX);
     uint8_t sig[EVIDENCE_SIG_DER_MAX];

@@ -14,12 +14,18 @@
  *   key_scheme and address are not in the bytes: the verifier requires their only valid values
  *   instead (key_scheme: the scheme of public_key, whose SPKI names its curve; address,
  *   present for secp256k1 only: the Ethereum address of public_key).
+ *   A report that carries a hardware `quote` (provider tsm) is signed in format v2:
+ *     "fnbox-attestation-v2\n" and the same eight lines, then hex(SHA-256(raw quote)) "\n"
+ *   so the instance key signs the quote it presents; the quote's own report data is the
+ *   report_data above, which binds the quote to the key and the nonce.
  *
  * A `software` report is signed by the very key it vouches for. It proves that whoever
  * answered holds that key and saw the nonce — nothing about what runs, or where: anyone can
  * produce one for any measurement. It is for development and CI only; evidence_report_verify
- * checks it is internally consistent and says nothing more. Hardware providers (tsm: TDX,
- * SEV-SNP) come later and will be refused by this verifier until then.
+ * checks it is internally consistent and says nothing more. A `tsm` report carries a TDX quote
+ * or SEV-SNP report (attestation/quote.h) whose report data must be report_data; the
+ * verifier checks that binding and the fields it shows, NOT the quote's vendor signature chain
+ * (Intel DCAP QVL / `snpguest verify` do that).
  *
  * Hex in reports and receipts is lowercase only (a verifier refuses 'A'..'F': one meaning, one
  * spelling). Expected values passed in by a caller (nonce, measurement, public key) may be any
@@ -33,6 +39,8 @@
 
 #include <jansson.h>
 #include <openssl/evp.h>
+
+#include "attestation/quote.h"
 
 #define EVIDENCE_MEASUREMENT_LEN 32
 #define EVIDENCE_REPORT_DATA_LEN 64
@@ -53,7 +61,7 @@ int evidence_report_data(const uint8_t *nonce, size_t nonce_len, const uint8_t *
                          uint8_t out[EVIDENCE_REPORT_DATA_LEN]);
 
 /* The canonical bytes of a report (its `signature`, `hardware_backed`, `key_scheme` and any
- * other member are not part of them). *bytes is malloc'd, NUL-terminated (not counted in
+ * other member but `quote` are not part of them). *bytes is malloc'd, NUL-terminated (not counted in
  * *len), the caller's to free. Refused (-EINVAL, *bytes NULL): a member missing or of the
  * wrong type; measurement not 64 lowercase hex digits; report_data not 128; public_key or
  * nonce not lowercase hex of whole bytes; nonce outside 16..64 bytes; time negative; provider,
@@ -76,11 +84,30 @@ int evidence_software_report(EVP_PKEY *key, const uint8_t *nonce, size_t nonce_l
                              const uint8_t measurement[EVIDENCE_MEASUREMENT_LEN], int64_t time,
                              json_t **out);
 
+/* A complete `tsm` report: {"provider":"tsm","platform":"tdx"|"sev-snp","hardware_backed":true,
+ * "tee_id": the platform, "measurement","public_key","key_scheme","nonce","report_data","time",
+ * "quote": hex of the raw quote, "tdx":{version,debug,mrtd,rtmr0..rtmr3} or
+ * "sev_snp":{version,debug,measurement}, "signature"} (format v2). Refused with -EBADMSG and a
+ * reason: a quote that does not parse for platform, or whose report data is not
+ * SHA-512(nonce ‖ key ‖ measurement). */
+int evidence_tsm_report(EVP_PKEY *key, enum quote_platform platform, const uint8_t *quote,
+                        size_t quote_len, const uint8_t *nonce, size_t nonce_len,
+                        const uint8_t measurement[EVIDENCE_MEASUREMENT_LEN], int64_t time,
+                        json_t **out, char *why, size_t whylen);
+
+/* The parsed fields a tsm report shows beside its quote ("tdx" or "sev_snp" member); NULL on
+ * allocation failure or an unparsed quote_info. */
+json_t *evidence_quote_fields(const struct quote_info *q);
+
 /* Verifies a report: 0 only when the provider is "software" with platform "none",
- * hardware_backed false, tee_id "software"; the nonce equals nonce_hex (required: the
- * caller's fresh nonce, any case); the measurement equals expect_measurement_hex when that is
- * not NULL; public_key is one p256 or secp256k1 SPKI in its one spelling; key_scheme names
- * that key's scheme; address is present exactly for secp256k1 and is the key's; report_data
+ * hardware_backed false, tee_id "software", no quote — or the provider is "tsm" with
+ * platform "tdx" or "sev-snp", hardware_backed true, tee_id the platform, a quote that parses
+ * for the platform, is not debuggable, carries report_data as its report data and whose parsed
+ * fields are the report's "tdx"/"sev_snp" member exactly; the nonce equals nonce_hex
+ * (required: the caller's fresh nonce, any case); the measurement equals
+ * expect_measurement_hex when that is not NULL; public_key is one p256 or secp256k1 SPKI in
+ * its one spelling; key_scheme names that key's scheme; address is present exactly for
+ * secp256k1 and is the key's; report_data
  * is SHA-512(nonce ‖ public_key ‖ measurement); time is a non-negative integer; and
  * signature is a valid ECDSA-SHA256 DER signature of the canonical bytes by public_key.
  * Members outside the format (an audit head, which carries its own signature) are ignored:

@@ -74,6 +74,7 @@ int measure_config(const struct config *c, const uint8_t exe[32], char **descrip
     /* who may receive this instance's keys is as security-relevant as the sealing policy */
     put_list(f, "key_export_peer_measurements", c->peer_measurements, c->n_peer_measurements);
     fprintf(f, "key_export_trust_software_peers=%d\n", c->trust_software_peers ? 1 : 0);
+    fprintf(f, "key_export_trust_unverified_quotes=%d\n", c->trust_unverified_quotes ? 1 : 0);
     if (fclose(f) != 0) {
         free(buf);
         return -ENOMEM;

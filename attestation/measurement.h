@@ -8,7 +8,11 @@
  * so the same build with the same configuration always measures the same, and any change
  * to either changes it. measure_describe returns those exact bytes (for --measure).
  * The sealing policy `measurement` binds keys to the executable's hash alone (an operator
- * changing an allowlist must not lose every secret). 0 or a negative errno. */
+ * changing an allowlist must not lose every secret). The evidence provider (--attestation,
+ * --tsm-root) is deliberately not measured: it decides how the evidence is made, not what
+ * runs; each report names its provider and a tsm report carries the hardware's own quote,
+ * so nothing is hidden by leaving it out, and --measure gives the same value on a build
+ * machine without a TEE as on the TEE. 0 or a negative errno. */
 #ifndef FNBOX_MEASUREMENT_H
 #define FNBOX_MEASUREMENT_H
 

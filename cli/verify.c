@@ -97,6 +97,35 @@ static int load_saved(const char *file, const char *what, struct saved *s)
     return 0;
 }
 
+static int g_hardware; /* a hardware report passed: its verdict line says what was not checked */
+
+/* What a tsm report's quote shows, and what fnbox does not check about it. */
+static void show_quote(const json_t *rep, bool verified)
+{
+    char b1[160], b2[160];
+    const char *platform = json_string_value(json_object_get(rep, "platform"));
+    bool tdx = platform != NULL && strcmp(platform, "tdx") == 0;
+    const json_t *fields = json_object_get(rep, tdx ? "tdx" : "sev_snp");
+    note("provider", "%s, platform %s: hardware quote, its report data is the report_data above%s",
+         shown(rep, "provider", b1, sizeof b1), shown(rep, "platform", b2, sizeof b2),
+         verified ? "" : " (see FAILED above)");
+    static const char *const tdx_regs[] = {"mrtd", "rtmr0", "rtmr1", "rtmr2", "rtmr3"};
+    static const char *const snp_regs[] = {"measurement"};
+    const char *const *regs = tdx ? tdx_regs : snp_regs;
+    size_t n = tdx ? 5 : 1;
+    for (size_t i = 0; i < n; i++) {
+        char what[32];
+        snprintf(what, sizeof what, "%s %s", tdx ? "TDX" : "SEV-SNP", regs[i]);
+        note(what, "%s", shown(fields, regs[i], b1, sizeof b1));
+    }
+    note("quote signature",
+         "NOT checked by fnbox (no Intel PCS / AMD KDS certificates here): check the quote with "
+         "%s, and pin the %s values above",
+         tdx ? "Intel's DCAP quote verification library (QVL)" : "`snpguest verify`",
+         tdx ? "MRTD/RTMR" : "MEASUREMENT");
+    if (verified) g_hardware = tdx ? 1 : 2;
+}
+
 /* The checks of a report. nonce: the caller's nonce, or NULL (then the report's own is used
  * and freshness is not shown). Returns the number of failed checks. */
 static int check_report(const json_t *rep, const char *nonce, const char *expect)
@@ -173,6 +202,8 @@ static int check_report(const json_t *rep, const char *nonce, const char *expect
              "%s, platform %s: NOT hardware-backed; the report is signed by the key it vouches "
              "for (development only)",
              shown(rep, "provider", b1, sizeof b1), shown(rep, "platform", b2, sizeof b2));
+    else
+        show_quote(rep, rc == 0);
 
     /* the signed audit head that travels with the report (not covered by its signature) */
     const json_t *cpj = json_object_get(rep, "audit_checkpoint");
@@ -369,5 +400,10 @@ int fnbox_cmd_verify(const struct fnbox_args *a)
              ? "verified: the attested instance key signed this result (see the notes above for "
                "what the report does not show)"
              : "verified: the report is bound to your nonce and signed by the key it carries");
+    if (g_hardware)
+        printf("verified: the %s quote carries this report_data; its signature chain was NOT "
+               "checked (use %s)\n",
+               g_hardware == 1 ? "TDX" : "SEV-SNP",
+               g_hardware == 1 ? "Intel DCAP QVL" : "snpguest verify");
     return FNBOX_EXIT_OK;
 }

@@ -3,6 +3,7 @@
 #ifndef FNBOX_APP_H
 #define FNBOX_APP_H
 
+#include "attestation/provider.h"
 #include "gateway/config.h"
 #include "gateway/executor.h"
 #include "gateway/fetch.h"
@@ -19,7 +20,8 @@ struct app {
     struct executor *ex;
     struct keyring *keyring;
     struct egress_config egress;
-    const char *tee_id; /* "software" until hardware evidence providers exist */
+    struct evidence_provider *evidence; /* chosen at start-up (--attestation) */
+    const char *tee_id; /* the provider's: "software", "tdx", "sev-snp" (also in the KEK) */
     uint8_t measurement[32]; /* attestation/measurement.h */
     int data_fd;        /* the data directory, opened before the privilege drop: its path
                          * may not be traversable by the gateway user afterwards */

@@ -69,6 +69,13 @@ static const struct flag flags[] = {
      "another measurement (64 lowercase hex digits) a key-export peer may have; repeatable"},
     {"trust-software-peers", K_BOOL, OFF(trust_software_peers), 0, 0, 0, "(off)",
      "export keys to peers whose report is software-only (development only: proves nothing)"},
+    {"trust-unverified-quotes", K_BOOL, OFF(trust_unverified_quotes), 0, 0, 0, "(off)",
+     "export keys to tsm peers although fnbox cannot check the quote's vendor signature chain"},
+    {"attestation", K_STR, OFF(attestation), 16, 0, 0, "software",
+     "evidence provider: software (no hardware), tsm (TDX/SEV-SNP quotes from configfs-tsm; "
+     "refuse to start without it) or auto (tsm when usable, else software)"},
+    {"tsm-root", K_STR, OFF(tsm_root), PATH_MAX, 0, 0, "/sys/kernel/config/tsm",
+     "configfs-tsm directory (its report/ subdirectory makes quotes)"},
 };
 #define NFLAGS (sizeof flags / sizeof *flags)
 
@@ -101,6 +108,9 @@ static int set_flag(struct config *c, const struct flag *fl, const char *arg)
         return -1;
     if (strcmp(fl->name, "key-scheme") == 0 && strcmp(arg, "p256") != 0 &&
         strcmp(arg, "secp256k1") != 0)
+        return -1;
+    if (strcmp(fl->name, "attestation") == 0 && strcmp(arg, "software") != 0 &&
+        strcmp(arg, "tsm") != 0 && strcmp(arg, "auto") != 0)
         return -1;
     switch (fl->kind) {
     case K_STR:

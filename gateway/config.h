@@ -35,6 +35,9 @@ struct config {
     const char *peer_measurements[CONFIG_LIST_MAX]; /* key export: accepted besides our own */
     int n_peer_measurements;
     int trust_software_peers; /* key export to software-only peers (development) */
+    int trust_unverified_quotes; /* key export to tsm peers: fnbox cannot check quote chains */
+    char attestation[16];  /* software | tsm | auto (attestation/provider.h) */
+    char tsm_root[PATH_MAX]; /* configfs-tsm directory */
     int measure_only; /* --measure: print the measurement and exit */
 };
 

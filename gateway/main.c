@@ -125,6 +125,9 @@ static int open_keyring(struct app *app)
     seal_wipe(&kek, sizeof kek);
     if (rc) {
         LOG_E("%s", err[0] ? err : "cannot derive the key-encryption key");
+        LOG_E("(the key-encryption key also names the evidence provider, tee_id \"%s\" now: data "
+              "sealed under another --attestation provider opens only under that one)",
+              app->tee_id);
         return rc;
     }
     LOG_I("sealing: policy %s, root from %s, %zu data-encryption key(s), %s instance key",
@@ -174,6 +177,38 @@ static int drop_privileges(struct app *app)
     return 0;
 }
 
+/* The evidence provider, chosen and probed before the privilege drop: configfs-tsm entries
+ * are made by root, and handed to the gateway's uid here (attestation/tsm.h). Its tee_id
+ * goes into the key-encryption key, so it is known before the keyring opens. */
+static int open_evidence(struct app *app)
+{
+    enum evidence_mode mode;
+    if (evidence_mode_parse(app->cfg.attestation, &mode)) return -EINVAL;
+    int as_root = geteuid() == 0;
+    uid_t uid = (uid_t)app->cfg.gateway_uid;
+    gid_t gid = (gid_t)app->cfg.gateway_uid;
+    struct passwd *pw = as_root ? getpwuid(uid) : NULL;
+    if (pw) gid = pw->pw_gid;
+    char fallback[256], err[256];
+    int rc = evidence_provider_open(mode, app->cfg.tsm_root, as_root, uid, gid, &app->evidence,
+                                    fallback, sizeof fallback, err, sizeof err);
+    if (rc) {
+        LOG_E("--attestation tsm: %s; refusing to start (use --attestation software or auto "
+              "where there is no TEE)", err);
+        return rc;
+    }
+    app->tee_id = evidence_provider_tee_id(app->evidence);
+    if (fallback[0])
+        LOG_W("attestation: --attestation auto found no usable configfs-tsm (%s): using the "
+              "software provider, NOT hardware-backed", fallback);
+    LOG_I("attestation: provider %s, platform %s%s", evidence_provider_name(app->evidence),
+          evidence_provider_platform(app->evidence),
+          app->evidence && strcmp(evidence_provider_name(app->evidence), "software") == 0
+              ? " (not hardware-backed)"
+              : "");
+    return 0;
+}
+
 static int worker_identity(const struct config *cfg, struct zygote_config *zc)
 {
     zc->switch_uid = geteuid() == 0;
@@ -217,6 +252,9 @@ int main(int argc, char **argv)
     if (app.cfg.trust_software_peers)
         LOG_W("--trust-software-peers: keys may be exported to peers whose report is "
               "software-only, which proves nothing about what runs there. DEVELOPMENT ONLY.");
+    if (app.cfg.trust_unverified_quotes)
+        LOG_W("--trust-unverified-quotes: keys may be exported to tsm peers whose quote's vendor "
+              "signature chain fnbox does not check; check it with the vendor's tools first.");
     signal(SIGPIPE, SIG_IGN); /* a client or worker that hung up is an error code, not a death */
     umask(077);              /* the database, WAL and keys are for fnboxd alone */
     if ((rc = mkdir_p(app.cfg.data_dir, 0700))) {
@@ -265,8 +303,8 @@ int main(int argc, char **argv)
         LOG_E("cannot initialise libcurl");
         goto out;
     }
+    if (open_evidence(&app)) goto out;
     if (store_open(db, &app.store)) goto out;
-    app.tee_id = "software";
     if (open_keyring(&app)) goto out;
     if (checkpoint_init(&app)) {
         LOG_E("%s/audit.checkpoint is not a checkpoint; refusing to start", app.cfg.data_dir);
@@ -280,6 +318,11 @@ int main(int argc, char **argv)
      * identities) is forked, the database is open, the keys are loaded. No thread exists yet,
      * so the identity and the bounding set change for the whole process. */
     if (drop_privileges(&app)) goto out;
+    if ((rc = evidence_provider_check(app.evidence, err, sizeof err))) {
+        LOG_E("attestation: the %s provider does not work as uid %u (%s); refusing to start",
+              evidence_provider_name(app.evidence), (unsigned)geteuid(), err);
+        goto out;
+    }
     app.zc = zclient_create(&app.zygote, (int)app.cfg.max_workers);
     if (!app.zc) {
         LOG_E("cannot start the zygote client");
@@ -320,6 +363,7 @@ out:
     zclient_destroy(app.zc);
     if (!app.zc) kill(app.zygote.pid, SIGKILL);
     keyring_close(app.keyring);
+    evidence_provider_close(app.evidence);
     egress_config_free(&app.egress);
     store_close(app.store);
     return exit_code;

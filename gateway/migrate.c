@@ -207,7 +207,21 @@ int migrate_export(struct app *app, const char *actor, const json_t *report, jso
     char why[EVIDENCE_WHY_MAX];
     if (evidence_report_verify(report, nonce, NULL, why, sizeof why))
         return fail(err, 422, "attestation_invalid", "the peer's report does not verify: %s", why);
-    if (!json_is_true(json_object_get(report, "hardware_backed"))) {
+    /* What a verified report proves depends on its provider. A software report is signed by
+     * the key it vouches for: nothing about what runs there. A tsm report's quote is bound to
+     * the key and nonce, but fnbox does not check the quote's vendor signature chain (Intel
+     * PCS / AMD KDS; docs/attestation.md), so anyone can forge one: until it does, the operator
+     * must say so explicitly. */
+    const char *provider = json_string_value(json_object_get(report, "provider"));
+    if (provider && strcmp(provider, "tsm") == 0) {
+        if (!app->cfg.trust_unverified_quotes)
+            return fail(err, 403, "unverified_quote",
+                        "the peer's quote is bound to its key, but fnbox cannot check the quote's "
+                        "vendor signature chain: check it with the vendor's tools and start "
+                        "fnboxd with --trust-unverified-quotes to export to it");
+        LOG_W("exporting keys to a tsm peer whose quote's signature chain fnbox did not check "
+              "(--trust-unverified-quotes)");
+    } else {
         if (!app->cfg.trust_software_peers)
             return fail(err, 403, "untrusted_peer",
                         "the peer's report is software-only: it proves nothing about what runs "
@@ -216,7 +230,6 @@ int migrate_export(struct app *app, const char *actor, const json_t *report, jso
         LOG_W("EXPORTING KEYS TO A SOFTWARE-ONLY PEER (--trust-software-peers): nothing "
               "proves what runs there");
     }
-
     const char *measurement = json_string_value(json_object_get(report, "measurement"));
     if (!measurement || !measurement_allowed(app, measurement))
         return fail(err, 403, "unexpected_measurement",

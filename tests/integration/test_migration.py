@@ -10,6 +10,10 @@ import subprocess
 
 import pytest
 
+import shutil
+import tempfile
+
+import faketsm
 from conftest import binary, error_code, start_daemon, unique
 
 TRUST = ["--trust-software-peers"]
@@ -269,3 +273,60 @@ def test_cli_round_trip(tmp_path, pair):
         assert p.returncode != 0 and "unknown_challenge" in p.stderr + p.stdout
     finally:
         b3.stop()
+
+
+def _export_and_read(exporter, peer):
+    """A secret written on exporter is read by a function on peer after the migration."""
+    owner = unique("x")
+    t = exporter.create_token("developer", owner)["token"]
+    assert exporter.api("PUT", "/v1/secrets/key", t, json={"value": "v-" + owner}).status_code == 201
+    r = export(exporter, peer)
+    assert r.status_code == 200, r.text
+    imp = peer.api("POST", "/v1/keys/import", peer.admin, data=r.text)
+    assert imp.status_code == 200, imp.text
+    assert read_all(peer, owner, ["key"]).json()["result"] == {"key": "v-" + owner}
+
+
+def test_tsm_peer_needs_explicit_trust_in_unchecked_quotes(tmp_path):
+    """fnbox binds a quote to the peer's key but cannot check the quote's vendor signature
+    chain: a tsm peer is refused unless the operator says --trust-unverified-quotes."""
+    d = tempfile.mkdtemp(prefix="fnbox-tsm-")
+    os.chmod(d, 0o755)  # the gateway's uid must reach it after the privilege drop
+    root = os.path.join(d, "tsm")
+    fake = faketsm.FakeTsm(root, "tdx")
+    peer = start_daemon(tmp_path / "tdx", TRUST + ["--attestation", "tsm", "--tsm-root", root])
+    try:
+        assert report(peer, "00" * 16)["provider"] == "tsm"
+        m = report(peer, "00" * 16)["measurement"]
+        a = start_daemon(tmp_path / "a", TRUST + ["--peer-measurement", m])
+        try:
+            r = export(a, peer)
+            assert r.status_code == 403 and error_code(r) == "unverified_quote", r.text
+        finally:
+            a.stop()
+        a2 = start_daemon(tmp_path / "a2",
+                          TRUST + ["--trust-unverified-quotes", "--peer-measurement", m])
+        try:
+            _export_and_read(a2, peer)
+            assert "--trust-unverified-quotes" in a2.stderr()
+        finally:
+            a2.stop()
+    finally:
+        peer.stop()
+        fake.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_secp256k1_peer(tmp_path):
+    """Migration is curve-agnostic: the DEKs are sealed with ECDH on the peer key's curve."""
+    peer = start_daemon(tmp_path / "k1", TRUST + ["--key-scheme", "secp256k1"])
+    try:
+        rep = report(peer, "00" * 16)
+        assert rep["key_scheme"] == "secp256k1"
+        a = start_daemon(tmp_path / "a", TRUST + ["--peer-measurement", rep["measurement"]])
+        try:
+            _export_and_read(a, peer)
+        finally:
+            a.stop()
+    finally:
+        peer.stop()
