@@ -6,9 +6,9 @@
                                        compact median oracle padded with real but unused code
                                        (functions and constant tables that are compiled, and
                                        the tables built, on every load)
-  tool.py check URL BODY [TOKEN]       POST BODY once; exit 1 unless the answer is 200 with the
+  tool.py check URL BODY [TOKEN]       POST BODY once; exit 0 if the answer is 200 with the
                                        right median (fnbox and the peers all answer
-                                       {"result": {...}})
+                                       {"result": {...}}), 3 if it is wrong, 1 if none came
   tool.py coldstart OUT N URL -- CMD...
                                        N times: start CMD (its arguments may hold {port}; URL
                                        too), POST the body to URL until the first correct
@@ -126,7 +126,8 @@ def cmd_check(url, body_file, token=None):
     except OSError as e:
         die(f"check {url}: {e}")
     if not good(status, doc):
-        die(f"check {url}: wrong answer {status} {str(doc)[:300]}")
+        print(f"peers: check {url}: wrong answer {status} {str(doc)[:300]}", file=sys.stderr)
+        sys.exit(3)
 
 
 def _stop_group(proc):
@@ -190,7 +191,10 @@ def cmd_coldstart(out, n, url, dashdash, *cmd):
                 c = helper.Client(f"{u.scheme}://{u.netloc}")
 
                 def step():
-                    return good(*c.request("POST", u.path, raw=raw))
+                    status, doc = c.request("POST", u.path, raw=raw)
+                    if status == 200 and not good(status, doc):
+                        raise RuntimeError(f"wrong answer: {str(doc)[:200]}")
+                    return status == 200
                 _poll(proc, time.monotonic() + 60, step)
                 times.append((time.perf_counter() - t0) * 1000)
             except RuntimeError as e:
@@ -362,7 +366,7 @@ def cmd_report(d):
     bad = {}
     for p in peers:
         name = p["name"]
-        if p["status"] != "measured":
+        if not p["status"].startswith("measured"):
             continue
         nb = []
         for c in conns:
