@@ -107,9 +107,12 @@ run: deps
 	$(MAKE) all
 	@scripts/run.sh
 
+# bench/run.sh measures fnbox alone; bench/peers.sh then runs fnbox side by side with workerd,
+# Deno and Node (installed from npm into bench/.peers/). BENCH_PEERS=0 skips the peers.
 bench: deps
 	$(MAKE) all
 	@bench/run.sh
+	@if [ "$${BENCH_PEERS:-1}" != 0 ]; then bench/peers.sh; fi
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

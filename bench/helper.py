@@ -4,7 +4,9 @@
   helper.py freeport                       print a free TCP port on 127.0.0.1
   helper.py wait URL SECONDS               wait until URL/healthz answers 200
   helper.py setup URL ADMIN_TOKEN_FILE OUTDIR [FETCH_URL]
-                                           create a developer token, deploy the samples
+                                           create a developer token, deploy the samples,
+                                           secret-read (reads one secret) and signed-oracle
+                                           (median-oracle with a signed receipt per result)
                                            (and, given FETCH_URL, the function fetch-price,
                                            which fetches it and returns its "price"), check
                                            one invocation of each, write OUTDIR/token and
@@ -44,6 +46,14 @@ SAMPLES = {
 FETCH_FN = "fetch-price"
 FETCH_CODE = "function main(){ var r = fetch(FETCH_URL); return r.json().price; }\n"
 FETCH_PRICE = 3120.5
+# The secrets and receipt paths (so that a regression in either shows): secret-read reads one
+# secret and returns its length; signed-oracle is median-oracle deployed with "sign": true,
+# so every successful result carries a signed receipt.
+SECRET_FN = "secret-read"
+SECRET_NAME = "bench_key"
+SECRET_VALUE = "bench-secret-0123456789abcdef0123456789abcdef"
+SECRET_CODE = "function main(){ return secrets.get('bench_key').length; }\n"
+SIGNED_FN = "signed-oracle"
 
 
 def die(msg):
@@ -132,6 +142,32 @@ def cmd_setup(url, admin_file, outdir, fetch_url=None):
             die(f"invoke {name}: unexpected answer {status} {doc}")
         with open(os.path.join(outdir, f"body-{name}.json"), "w") as f:
             json.dump(inp, f)
+    status, doc = dev.request("PUT", f"/v1/secrets/{SECRET_NAME}", {"value": SECRET_VALUE})
+    if status != 201:
+        die(f"PUT /v1/secrets/{SECRET_NAME}: {status} {doc}")
+    body = deploy_body(SECRET_CODE)
+    body["secrets"] = [SECRET_NAME]
+    status, doc = dev.request("PUT", f"/v1/functions/{SECRET_FN}", body)
+    if status != 201:
+        die(f"deploy {SECRET_FN}: {status} {doc}")
+    status, doc = dev.request("POST", f"/v1/functions/{SECRET_FN}/invoke", None)
+    if status != 200 or not isinstance(doc, dict) or doc.get("result") != len(SECRET_VALUE):
+        die(f"invoke {SECRET_FN}: unexpected answer {status} {doc}")
+    with open(os.path.join(outdir, f"body-{SECRET_FN}.json"), "w") as f:
+        f.write("null")
+    path, inp, check = SAMPLES["median-oracle"]
+    with open(os.path.join(REPO, "samples", path)) as f:
+        body = deploy_body(f.read())
+    body["sign"] = True
+    status, doc = dev.request("PUT", f"/v1/functions/{SIGNED_FN}", body)
+    if status != 201:
+        die(f"deploy {SIGNED_FN}: {status} {doc}")
+    status, doc = dev.request("POST", f"/v1/functions/{SIGNED_FN}/invoke", inp)
+    if (status != 200 or not isinstance(doc, dict) or not check(doc.get("result") or {})
+            or not doc.get("receipt")):
+        die(f"invoke {SIGNED_FN}: unexpected answer (no receipt?) {status} {str(doc)[:300]}")
+    with open(os.path.join(outdir, f"body-{SIGNED_FN}.json"), "w") as f:
+        json.dump(inp, f)
     if fetch_url:
         u = urllib.parse.urlsplit(fetch_url)
         body = deploy_body(FETCH_CODE.replace("FETCH_URL", json.dumps(fetch_url)))
@@ -313,11 +349,28 @@ def cmd_report(d):
               f"{med(d2r['first_invoke_ms']):.2f} ms; max {max(d2r['total_ms']):.2f} ms)")
     except OSError:
         print("deploy-to-first-result: not measured")
+    _report_extra_cost(d, meta)
     print()
     if "fetch" in meta:
         bad_total += _report_fetch(d, meta)
     if bad_total:
         print(f"bench: {bad_total} non-2xx responses or failed runs (see above)")
+
+
+def _report_extra_cost(d, meta):
+    """One connection: what reading a secret and signing a receipt add per request."""
+    one = {}
+    for run in meta["runs"]:
+        if run["conns"] == 1:
+            r = _parse_wrk(os.path.join(d, run["file"]))
+            if r is not None and float(r["rps"]):
+                one[run["function"]] = 1000.0 / float(r["rps"])
+    for fn, base, what in ((SECRET_FN, "hello", "reading one secret"),
+                           (SIGNED_FN, "median-oracle", "signing a receipt")):
+        if fn in one and base in one:
+            print(f"one connection, time per request: {fn} {one[fn]:.3f} ms, {base} "
+                  f"{one[base]:.3f} ms: about {one[fn] - one[base]:.3f} ms for {what} "
+                  f"(a difference of two runs: noisy)")
 
 
 def _report_fetch(d, meta):

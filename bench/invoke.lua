@@ -3,6 +3,8 @@
 --
 --   BENCH_TOKEN      bearer token
 --   BENCH_BODY_FILE  file holding the request body (default: the JSON value null)
+--   BENCH_PATHS_FILE optional: a file with one URL path per line; each thread then sends its
+--                    requests to those paths in turn (round robin) instead of the URL's path
 --
 -- wrk itself counts only statuses >= 400 (and socket errors); a response() hook is needed
 -- to see every non-2xx status. Each wrk thread has its own Lua state, so the counters are
@@ -22,6 +24,15 @@ wrk.body = body
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer " .. token
 
+local paths = {}
+local paths_file = os.getenv("BENCH_PATHS_FILE")
+if paths_file and paths_file ~= "" then
+  for line in io.lines(paths_file) do
+    if line ~= "" then table.insert(paths, line) end
+  end
+  assert(#paths > 0, "BENCH_PATHS_FILE lists no path")
+end
+
 local threads = {}
 
 function setup(thread)
@@ -31,6 +42,21 @@ end
 function init(args)
   non2xx = 0
   statuses = {}
+  if #paths > 0 then
+    -- every request formatted once; request() only picks the next one
+    reqs = {}
+    for i, p in ipairs(paths) do
+      reqs[i] = wrk.format(wrk.method, p, wrk.headers, wrk.body)
+    end
+    next_req = 0
+  end
+end
+
+if #paths > 0 then
+  function request()
+    next_req = next_req % #reqs + 1
+    return reqs[next_req]
+  end
 end
 
 function response(status, headers, resp_body)

@@ -4,10 +4,14 @@
 # Builds two small C helpers (bench/static_server.c, bench/curl_loop.c) into the temporary
 # directory, starts the static upstream server (answers {"price":3120.5}) on a free loopback
 # port, starts build/fnboxd on another free loopback port with a temporary data directory and
-# egress to that upstream opened, deploys samples/hello.js, samples/median-oracle.js and
-# fetch-price (one fetch() to the upstream, returns its price), and measures with wrk:
+# egress to that upstream opened, deploys samples/hello.js, samples/median-oracle.js,
+# secret-read (reads one secret), signed-oracle (median-oracle with "sign": true: a signed
+# receipt per result) and fetch-price (one fetch() to the upstream, returns its price), and
+# measures with wrk:
 #   - throughput: BENCH_CONNECTIONS (16) connections, 2 threads, BENCH_SECONDS (10) s, per function
-#   - latency p50/p90/p99: 1 connection, BENCH_SECONDS s, per function
+#   - latency p50/p90/p99: 1 connection, BENCH_SECONDS s, per function; the report gives what
+#     reading the secret (secret-read vs hello) and signing (signed-oracle vs median-oracle)
+#     add per request
 #   - peak RSS of fnboxd and all its descendants (zygote, workers), sampled from /proc during load
 #   - fetch baseline: curl_loop does the same GET as fetch-price with plain libcurl, a fresh
 #     easy handle per request like the broker, at 1 and BENCH_CONNECTIONS threads for
@@ -134,8 +138,9 @@ run_wrk() {  # function threads connections
 }
 threads=2
 [ "$CONNS" -lt 2 ] && threads=1
-for fn in hello median-oracle fetch-price; do run_wrk "$fn" "$threads" "$CONNS"; done
-for fn in hello median-oracle fetch-price; do run_wrk "$fn" 1 1; done
+FNS=(hello median-oracle secret-read signed-oracle fetch-price)
+for fn in "${FNS[@]}"; do run_wrk "$fn" "$threads" "$CONNS"; done
+for fn in "${FNS[@]}"; do run_wrk "$fn" 1 1; done
 
 kill -TERM "$rsspid" 2>/dev/null || true
 wait "$rsspid" || true
