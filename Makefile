@@ -17,11 +17,21 @@ BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O2 -pthread $(HARDEN) -I. -I$(BUILD)/d
 CFLAGS_D = $(BASE_CFLAGS) $(WARN) $(shell pkg-config --cflags $(LIBS_D))
 LDFLAGS := -pie -Wl,-z,now -Wl,-z,relro -pthread
 LDLIBS_D = $(shell pkg-config --libs $(LIBS_D)) -lm
+LDLIBS_G = $(shell pkg-config --libs $(filter-out libseccomp,$(LIBS_D))) # fnboxd: no seccomp
 LDLIBS_C = $(shell pkg-config --libs $(LIBS_C))
 
-# Module sources (no main()); the daemon's main lives in gateway/main.c.
-MOD_SRC := $(wildcard common/*.c runtime/*.c sandbox/*.c secrets/*.c attestation/*.c) \
+# Module sources (no main()): the daemon's main lives in gateway/main.c, the zygote's in
+# sandbox/zygote_exe.c. Unit tests link them all.
+MOD_SRC := $(wildcard common/*.c runtime/*.c secrets/*.c attestation/*.c) \
+           $(filter-out sandbox/zygote_exe.c,$(wildcard sandbox/*.c)) \
            $(filter-out gateway/main.c,$(wildcard gateway/*.c))
+# fnboxd: the gateway; it never runs JavaScript, so no Duktape and no worker runtime.
+GW_SRC  := $(filter-out runtime/% sandbox/zygote.c sandbox/confine.c sandbox/seccomp_policy.c,$(MOD_SRC))
+# fnbox-zygote: what workers need and nothing else, linked statically (libc aside) so that
+# each fork copies a handful of mappings instead of fnboxd's two hundred.
+ZYG_SRC := $(wildcard common/*.c runtime/*.c) sandbox/zygote.c sandbox/confine.c \
+           sandbox/seccomp_policy.c sandbox/zygote_exe.c
+LDLIBS_Z := -Wl,-Bstatic -lseccomp -ljansson -lcrypto -Wl,-Bdynamic -lm
 # the CLI verifies reports and receipts with the same code that defines their formats
 CLI_SRC := $(wildcard cli/*.c) attestation/evidence.c attestation/receipt.c attestation/ecsig.c \
            attestation/keccak.c attestation/quote.c
@@ -34,7 +44,8 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 
 .PHONY: all deps run test unit integration bench format clean
 .SECONDARY: # keep the ASan objects between runs (they are intermediates of the unit tests)
-all: $(BUILD)/fnboxd $(BUILD)/fnbox $(BUILD)/fnboxd-testhooks
+all: $(BUILD)/fnboxd $(BUILD)/fnbox $(BUILD)/fnbox-zygote $(BUILD)/fnboxd-testhooks \
+     $(BUILD)/fnbox-zygote-testhooks
 
 deps:
 	@scripts/deps.sh
@@ -72,12 +83,18 @@ $(BUILD)/obj-asan/%.o: %.c $(BUILD)/duk/duktape.h $(BUILD)/duk/duk_config.h
 	@echo "  CC [asan] $<"
 	@$(CC) $(CFLAGS_D) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -MMD -MP -c $< -o $@
 
-$(BUILD)/fnboxd: $(BUILD)/obj/gateway/main.o $(OBJ) $(BUILD)/duk/duktape.o
+$(BUILD)/fnboxd: $(BUILD)/obj/gateway/main.o $(GW_SRC:%.c=$(BUILD)/obj/%.o)
 	@echo "  LD      $@"
-	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_D)
-$(BUILD)/fnboxd-testhooks: $(BUILD)/obj-testhooks/gateway/main.o $(OBJ_T) $(BUILD)/duk/duktape.o
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_G)
+$(BUILD)/fnboxd-testhooks: $(BUILD)/obj-testhooks/gateway/main.o $(GW_SRC:%.c=$(BUILD)/obj-testhooks/%.o)
 	@echo "  LD      $@"
-	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_D)
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_G)
+$(BUILD)/fnbox-zygote: $(ZYG_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/duk/duktape.o
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_Z)
+$(BUILD)/fnbox-zygote-testhooks: $(ZYG_SRC:%.c=$(BUILD)/obj-testhooks/%.o) $(BUILD)/duk/duktape.o
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_Z)
 $(BUILD)/fnbox: $(CLI_SRC) $(wildcard cli/*.h attestation/*.h)
 	@mkdir -p $(@D)
 	@echo "  CC+LD   $@"

@@ -16,22 +16,31 @@ int measure_self(uint8_t out[32])
 {
     int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -errno;
+    int rc = measure_fd(fd, out);
+    close(fd);
+    return rc;
+}
+
+int measure_fd(int fd, uint8_t out[32])
+{
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     int rc = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 ? 0 : -EIO;
     unsigned char buf[65536];
     ssize_t n;
-    while (!rc && (n = read(fd, buf, sizeof buf)) != 0) {
+    off_t off = 0;
+    while (!rc && (n = pread(fd, buf, sizeof buf, off)) != 0) {
         if (n < 0) {
             if (errno == EINTR) continue;
             rc = -errno;
         } else if (EVP_DigestUpdate(md, buf, (size_t)n) != 1) {
             rc = -EIO;
+        } else {
+            off += n;
         }
     }
     unsigned int len = 0;
     if (!rc && (EVP_DigestFinal_ex(md, out, &len) != 1 || len != 32)) rc = -EIO;
     EVP_MD_CTX_free(md);
-    close(fd);
     return rc;
 }
 
@@ -50,8 +59,8 @@ static void put_list(FILE *f, const char *key, const char *const *items, int n)
     fputc('\n', f);
 }
 
-int measure_config(const struct config *c, const uint8_t exe[32], char **description,
-                   uint8_t out[32])
+int measure_config(const struct config *c, const uint8_t exe[32], const uint8_t zygote[32],
+                   char **description, uint8_t out[32])
 {
     char *buf = NULL;
     size_t len = 0;
@@ -59,6 +68,8 @@ int measure_config(const struct config *c, const uint8_t exe[32], char **descrip
     if (!f) return -ENOMEM;
     fputs("fnbox-measurement-v1\nexe=", f);
     for (int i = 0; i < 32; i++) fprintf(f, "%02x", exe[i]);
+    fputs("\nzygote=", f);
+    for (int i = 0; i < 32; i++) fprintf(f, "%02x", zygote[i]);
     fprintf(f, "\nseccomp=%s\n", SECCOMP_POLICY_VERSION);
     fprintf(f, "max_timeout_ms=%lld\nmax_memory_mb=%lld\nmax_output_bytes=%lld\n"
                "max_fetches=%lld\nmax_response_bytes=%ld\n",

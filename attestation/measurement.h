@@ -1,7 +1,9 @@
 /* The measurement of this fnboxd: what it runs and how it is configured, as one SHA-256.
  *
- * measure_self hashes the executable (/proc/self/exe). measure_config then hashes
- *   "fnbox-measurement-v1\n" "exe=" hex(exe hash) "\n" and one "key=value\n" line for each
+ * measure_self hashes the executable (/proc/self/exe), measure_fd the zygote executable
+ * (the one that runs user code; fnboxd execs exactly the bytes it hashed). measure_config
+ * then hashes "fnbox-measurement-v1\n" "exe=" hex(exe hash) "\n" "zygote=" hex(zygote
+ * hash) "\n" and one "key=value\n" line for each
  *   security-relevant setting, in a fixed order (seccomp policy version, limit maxima,
  *   egress lists sorted, private ranges sorted, max response bytes, sealing policy, instance
  *   key scheme),
@@ -21,9 +23,10 @@
 #include "gateway/config.h"
 
 int measure_self(uint8_t out[32]);
+int measure_fd(int fd, uint8_t out[32]);
 
 /* The canonical description (malloc'd, NUL-terminated) and its SHA-256. */
-int measure_config(const struct config *c, const uint8_t exe[32], char **description,
-                   uint8_t out[32]);
+int measure_config(const struct config *c, const uint8_t exe[32], const uint8_t zygote[32],
+                   char **description, uint8_t out[32]);
 
 #endif

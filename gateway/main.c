@@ -232,10 +232,18 @@ int main(int argc, char **argv)
     int rc = config_parse(argc, argv, &app.cfg);
     if (rc) return rc > 0 ? 0 : 2;
 
+    char zygote_path[PATH_MAX];
+    int zygote_fd = zygote_executable_open(zygote_path);
+    if (zygote_fd < 0) {
+        LOG_E("cannot open the zygote executable %s: %s (it is built and installed next to "
+              "fnboxd)", zygote_path, strerror(-zygote_fd));
+        return 1;
+    }
     {
-        uint8_t exe[32];
+        uint8_t exe[32], zyg[32];
         char *description = NULL;
-        if (measure_self(exe) != 0 || measure_config(&app.cfg, exe, &description, app.measurement)) {
+        if (measure_self(exe) != 0 || measure_fd(zygote_fd, zyg) != 0 ||
+            measure_config(&app.cfg, exe, zyg, &description, app.measurement)) {
             LOG_E("cannot measure this fnboxd");
             return 1;
         }
@@ -264,8 +272,10 @@ int main(int argc, char **argv)
     if (check_data_dir(app.cfg.data_dir, app.cfg.gateway_uid)) return 1;
     struct zygote_config zcfg;
     if (worker_identity(&app.cfg, &zcfg)) return 2;
-    if ((rc = zygote_start(&zcfg, &app.zygote))) {
-        LOG_E("cannot start the zygote: %s", strerror(-rc));
+    rc = zygote_start(&zcfg, zygote_fd, &app.zygote);
+    close(zygote_fd);
+    if (rc) {
+        LOG_E("cannot start the zygote %s: %s", zygote_path, strerror(-rc));
         return 1;
     }
     app.data_fd = open(app.cfg.data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

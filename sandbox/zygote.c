@@ -319,6 +319,7 @@ static int zygote_init(struct zygote_state *zs)
     if ((rc = js_heap_create(&zs->heap))) return rc;
     if ((rc = seccomp_policy_build(WORKER_FD, &zs->seccomp))) return rc;
     zs->hello.op = ZYG_HELLO;
+    zs->hello.proto_version = ZYG_PROTO_VERSION;
     zs->hello.seccomp = 1;
     zs->hello.no_new_privs = 1;
     zs->hello.uid_switch = (uint8_t)zs->cfg->switch_uid;
@@ -334,7 +335,7 @@ static int zygote_init(struct zygote_state *zs)
     return 0;
 }
 
-static void zygote_main(const struct zygote_config *cfg, int ctrl_fd)
+void zygote_main(const struct zygote_config *cfg, int ctrl_fd)
 {
     struct zygote_state zs = {.cfg = cfg, .ctrl_fd = ctrl_fd, .sig_fd = -1, .self = getpid()};
     int rc = zygote_init(&zs);
@@ -370,49 +371,4 @@ static void zygote_main(const struct zygote_config *cfg, int ctrl_fd)
     for (size_t i = 0; i < zs.nchildren; i++) kill(zs.children[i].pid, SIGKILL);
     for (size_t i = 0; i < zs.nidle; i++) close(zs.idle[i].gateway_fd);
     _exit(0);
-}
-
-/* The sealing root may arrive in the environment; fnboxd reads it after this fork, and no
- * copy may live on in the zygote (whose memory every worker inherits). */
-static void scrub_environment(void)
-{
-    char *v = getenv("FNBOX_SEALING_ROOT");
-    if (v) explicit_bzero(v, strlen(v));
-    unsetenv("FNBOX_SEALING_ROOT");
-}
-
-int zygote_start(const struct zygote_config *cfg, struct zygote *z)
-{
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return -errno;
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) {
-        int e = errno;
-        close(sv[0]);
-        close(sv[1]);
-        return -e;
-    }
-    if (pid == 0) {
-        close(sv[0]);
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent) _exit(1);
-        prctl(PR_SET_NAME, "fnbox-zygote", 0, 0, 0);
-        scrub_environment();
-        setsid(); /* out of the terminal's process group: Ctrl-C is for fnboxd */
-        zygote_main(cfg, sv[1]);
-    }
-    close(sv[1]);
-    z->pid = pid;
-    z->ctrl_fd = sv[0];
-    ssize_t n;
-    do {
-        n = recv(sv[0], &z->hello, sizeof z->hello, 0);
-    } while (n < 0 && errno == EINTR);
-    if (n != (ssize_t)sizeof z->hello || z->hello.op != ZYG_HELLO) {
-        close(sv[0]);
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        return -ECHILD;
-    }
-    return 0;
 }

@@ -1,14 +1,22 @@
-/* The zygote: a small single-threaded process fnboxd forks at start-up, before any thread
- * or database handle exists. It builds the pristine Duktape heap and the seccomp program
- * once, enters the namespaces the kernel allows, then answers each ZYG_SPAWN with a fresh
- * confined single-use worker: one it forked ahead of time while idle (a small pool kept for
- * the last limits class asked for), or one it forks on the spot; hands fnboxd the worker's socket (SCM_RIGHTS), kills on request and
- * reports every worker's wait status. It exits when fnboxd goes away.
- * zygote_start returns 0 once the zygote said hello (its confinement report filled in), or
- * a negative errno. */
+/* The zygote: a small single-threaded process, its own executable (fnbox-zygote, next to
+ * fnboxd, linking only what workers need: Duktape, libseccomp, libcrypto, jansson, all
+ * static, so that forking it copies few mappings). fnboxd starts it before any thread or
+ * database handle exists. It builds the pristine Duktape heap and the seccomp program once,
+ * enters the namespaces the kernel allows, then answers each ZYG_SPAWN with a fresh confined
+ * single-use worker: one it forked ahead of time while idle (a small pool kept for the last
+ * limits class asked for), or one it forks on the spot; hands fnboxd the worker's socket
+ * (SCM_RIGHTS), kills on request and reports every worker's wait status. It exits when
+ * fnboxd goes away.
+ *
+ * fnboxd side (zygote_launch.c): zygote_executable_open opens the executable once — fnboxd
+ * measures those very bytes and later runs them (fexecve), so the file cannot be swapped in
+ * between. zygote_start returns 0 once the zygote said hello (its confinement report filled
+ * in), or a negative errno.
+ * Zygote side (zygote.c): zygote_main never returns. */
 #ifndef FNBOX_ZYGOTE_H
 #define FNBOX_ZYGOTE_H
 
+#include <limits.h>
 #include <sys/types.h>
 
 #include "sandbox/zygote_proto.h"
@@ -27,6 +35,12 @@ struct zygote {
     struct zyg_hello hello;
 };
 
-int zygote_start(const struct zygote_config *cfg, struct zygote *z);
+/* The zygote executable beside this fnboxd (realpath of /proc/self/exe): its fd (O_CLOEXEC)
+ * and, in path (PATH_MAX bytes), its name for messages. -ENOENT when it is missing. */
+int zygote_executable_open(char path[PATH_MAX]);
+/* Starts the zygote from exe_fd (zygote_executable_open). */
+int zygote_start(const struct zygote_config *cfg, int exe_fd, struct zygote *z);
+
+void zygote_main(const struct zygote_config *cfg, int ctrl_fd) __attribute__((noreturn));
 
 #endif

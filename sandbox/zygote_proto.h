@@ -1,5 +1,6 @@
 /* Messages on the control socket between fnboxd and its zygote (SOCK_SEQPACKET, fixed-size
- * structs: both ends are the same executable). ZYG_SPAWNED carries the gateway's end of the
+ * structs: both executables are built from the same tree; the hello carries
+ * ZYG_PROTO_VERSION and fnboxd refuses a zygote built from another). ZYG_SPAWNED carries the gateway's end of the
  * new worker's socketpair as SCM_RIGHTS. Private to sandbox/. */
 #ifndef FNBOX_ZYGOTE_PROTO_H
 #define FNBOX_ZYGOTE_PROTO_H
@@ -29,8 +30,11 @@ struct zyg_message {
     int64_t pid;
 };
 
+#define ZYG_PROTO_VERSION 2
+
 struct zyg_hello {
     uint32_t op;
+    uint32_t proto_version;
     uint8_t seccomp, no_new_privs, uid_switch, user_ns, net_ns, ipc_ns, bounding_dropped,
         zygote_seccomp;
     uint8_t uts_ns, fs_hidden, pad[2];

@@ -106,3 +106,29 @@ def _comm(pid):
             return f.read().strip()
     except OSError:
         return ""
+
+
+def test_zygote_executable_is_measured_and_required(tmp_path):
+    """fnboxd runs the zygote from the file beside it, measures those bytes, and refuses to
+    start without it, or with one that does not speak its protocol."""
+    import hashlib
+    import shutil
+    out = subprocess.run([binary("fnboxd"), "--measure"], capture_output=True, text=True,
+                         timeout=30, check=True).stdout
+    with open(binary("fnbox-zygote"), "rb") as f:
+        assert f"zygote={hashlib.sha256(f.read()).hexdigest()}" in out.splitlines()
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy2(binary("fnboxd"), alone / "fnboxd")
+    p = subprocess.run([str(alone / "fnboxd"), "--listen", f"127.0.0.1:{free_port()}", "--data",
+                        str(tmp_path / "data")], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1 and "fnbox-zygote" in p.stderr and "No such file" in p.stderr
+    # another program in its place: it never says hello, fnboxd gives up
+    (alone / "fnbox-zygote").write_text("#!/bin/sh\nexit 0\n")
+    os.chmod(alone / "fnbox-zygote", 0o755)
+    p = subprocess.run([str(alone / "fnboxd"), "--listen", f"127.0.0.1:{free_port()}", "--data",
+                        str(tmp_path / "data2")], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1 and "cannot start the zygote" in p.stderr
+    # and the zygote will not run when not started by fnboxd
+    p = subprocess.run([binary("fnbox-zygote")], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2 and "started by fnboxd only" in p.stderr

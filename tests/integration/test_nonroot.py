@@ -22,8 +22,9 @@ def nobody_daemon():
     os.chmod(work, 0o755)
     # a copy of the binary in a directory uid 65534 can reach (the build dir may not be)
     exe = os.path.join(work, "fnboxd")
-    shutil.copy2(binary("fnboxd"), exe)
-    os.chmod(exe, 0o755)
+    for name in ("fnboxd", "fnbox-zygote"):  # fnboxd runs the zygote from its own directory
+        shutil.copy2(binary(name), os.path.join(work, name))
+        os.chmod(os.path.join(work, name), 0o755)
     data = os.path.join(work, "data")
     os.mkdir(data, 0o700)
     os.chown(data, NOBODY, NOBODY)

@@ -1,0 +1,91 @@
+/* fnboxd's side of starting the zygote: find its executable, fork, exec it with the control
+ * socket as fd 3 and an empty environment, wait for its hello. */
+#include "sandbox/zygote.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "common/log.h"
+
+#ifdef FNBOX_TEST_HOOKS
+#define ZYGOTE_EXE "fnbox-zygote-testhooks" /* the zygote with test hooks, for fnboxd-testhooks */
+#else
+#define ZYGOTE_EXE "fnbox-zygote"
+#endif
+
+int zygote_executable_open(char path[PATH_MAX])
+{
+    char self[PATH_MAX];
+    snprintf(path, PATH_MAX, "%s", ZYGOTE_EXE);
+    if (!realpath("/proc/self/exe", self)) return -errno;
+    if (snprintf(path, PATH_MAX, "%s/%s", dirname(self), ZYGOTE_EXE) >= PATH_MAX)
+        return -ENAMETOOLONG;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+/* In the child: never returns. */
+static void exec_zygote(const struct zygote_config *cfg, int exe_fd, int ctrl, pid_t parent)
+{
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent) _exit(1);
+    setsid(); /* out of the terminal's process group: Ctrl-C is for fnboxd */
+    /* both descriptors out of fd 3's way first: it is the control socket's place */
+    exe_fd = fcntl(exe_fd, F_DUPFD_CLOEXEC, 10);
+    ctrl = fcntl(ctrl, F_DUPFD_CLOEXEC, 10);
+    if (exe_fd < 0 || ctrl < 0) _exit(1);
+    if (dup2(ctrl, 3) < 0) _exit(1); /* dup2 clears close-on-exec: fd 3 crosses the exec */
+    char a[6][32];
+    snprintf(a[0], sizeof a[0], "%d", cfg->switch_uid ? 1 : 0);
+    snprintf(a[1], sizeof a[1], "%u", (unsigned)cfg->worker_uid);
+    snprintf(a[2], sizeof a[2], "%u", (unsigned)cfg->worker_gid);
+    snprintf(a[3], sizeof a[3], "%d", cfg->max_workers);
+    snprintf(a[4], sizeof a[4], "%d", cfg->prefork);
+    snprintf(a[5], sizeof a[5], "%d", (int)parent);
+    char *argv[] = {(char *)"fnbox-zygote", a[0], a[1], a[2], a[3], a[4], a[5], NULL};
+    /* nothing of fnboxd's environment (a sealing root, say) reaches the zygote */
+    char *envp[] = {NULL};
+    fexecve(exe_fd, argv, envp);
+    _exit(127);
+}
+
+int zygote_start(const struct zygote_config *cfg, int exe_fd, struct zygote *z)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return -errno;
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(sv[0]);
+        close(sv[1]);
+        return -e;
+    }
+    if (pid == 0) exec_zygote(cfg, exe_fd, sv[1], parent);
+    close(sv[1]);
+    z->pid = pid;
+    z->ctrl_fd = sv[0];
+    ssize_t n;
+    do {
+        n = recv(sv[0], &z->hello, sizeof z->hello, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof z->hello || z->hello.op != ZYG_HELLO ||
+        z->hello.proto_version != ZYG_PROTO_VERSION) {
+        if (n == (ssize_t)sizeof z->hello && z->hello.op == ZYG_HELLO)
+            LOG_E("the zygote speaks protocol %u, this fnboxd %u: rebuild both together",
+                  z->hello.proto_version, ZYG_PROTO_VERSION);
+        close(sv[0]);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return -ECHILD;
+    }
+    return 0;
+}
