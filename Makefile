@@ -26,11 +26,12 @@ MOD_SRC := $(wildcard common/*.c runtime/*.c secrets/*.c attestation/*.c) \
            $(filter-out sandbox/zygote_exe.c,$(wildcard sandbox/*.c)) \
            $(filter-out gateway/main.c,$(wildcard gateway/*.c))
 # fnboxd: the gateway; it never runs JavaScript, so no Duktape and no worker runtime.
-GW_SRC  := $(filter-out runtime/% sandbox/zygote.c sandbox/confine.c sandbox/seccomp_policy.c,$(MOD_SRC))
+GW_SRC  := $(filter-out runtime/% sandbox/zygote.c sandbox/fn_zygote.c sandbox/confine.c \
+                        sandbox/seccomp_policy.c,$(MOD_SRC))
 # fnbox-zygote: what workers need and nothing else, linked statically (libc aside) so that
 # each fork copies a handful of mappings instead of fnboxd's two hundred.
-ZYG_SRC := $(wildcard common/*.c runtime/*.c) sandbox/zygote.c sandbox/confine.c \
-           sandbox/seccomp_policy.c sandbox/zygote_exe.c
+ZYG_SRC := $(wildcard common/*.c runtime/*.c) sandbox/zygote.c sandbox/fn_zygote.c \
+           sandbox/confine.c sandbox/seccomp_policy.c sandbox/zygote_exe.c
 LDLIBS_Z := -Wl,-Bstatic -lseccomp -ljansson -lcrypto -Wl,-Bdynamic -lm
 # the CLI verifies reports and receipts with the same code that defines their formats
 CLI_SRC := $(wildcard cli/*.c) attestation/evidence.c attestation/receipt.c attestation/ecsig.c \

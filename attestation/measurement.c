@@ -80,6 +80,8 @@ int measure_config(const struct config *c, const uint8_t exe[32], const uint8_t 
     put_list(f, "egress_allow_http", c->egress_allow_http, c->n_egress_allow_http);
     put_list(f, "egress_allow_private", c->egress_allow_private, c->n_egress_allow_private);
     fprintf(f, "sealing_policy=%s\n", c->sealing_policy);
+    /* function zygotes compile user code in a process that may fork: a different trust shape */
+    fprintf(f, "function_zygotes=%ld\n", c->function_zygotes);
     /* which key signs reports, receipts and checkpoints, and so which chains accept them */
     fprintf(f, "key_scheme=%s\n", c->key_scheme);
     /* who may receive this instance's keys is as security-relevant as the sealing policy */

@@ -43,6 +43,9 @@ static const struct flag flags[] = {
     {"queue", K_LONG, OFF(queue), 0, 1, 1000000, "256",
      "invocations waiting for a worker; beyond it: 503 overloaded"},
     {"threads", K_LONG, OFF(threads), 0, 1, 256, "2", "HTTP threads"},
+    {"function-zygotes", K_LONG, OFF(function_zygotes), 0, 0, 1, "1",
+     "1: compile each invoked function once, in a function zygote that forks its workers; "
+     "0: every worker compiles"},
     {"per-ip-connections", K_LONG, OFF(per_ip_connections), 0, 1, 100000, "256",
      "open connections allowed from one IP address"},
     {"connection-timeout", K_LONG, OFF(connection_timeout), 0, 1, 3600, "30",

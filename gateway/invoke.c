@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "common/frame.h"
 #include "common/log.h"
@@ -89,10 +90,10 @@ static void classify_death(struct invoke_result *res, int status)
     }
 }
 
-static int build_job(const struct invoke_request *req, struct tlv_writer *w)
+static int build_job(const struct invoke_request *req, int with_code, struct tlv_writer *w)
 {
     int rc = tlv_put_u64(w, JOB_MODE, (uint64_t)req->mode);
-    rc = rc ? rc : tlv_put_str(w, JOB_CODE, req->code);
+    if (with_code) rc = rc ? rc : tlv_put_str(w, JOB_CODE, req->code);
     if (req->mode == JOB_MODE_INVOKE) {
         rc = rc ? rc : tlv_put_str(w, JOB_ENTRY, req->entry);
         rc = rc ? rc : tlv_put_str(w, JOB_INPUT, req->input_json);
@@ -224,20 +225,26 @@ int invoke_run(struct zclient *zc, const struct invoke_request *req, struct invo
     int64_t deadline = start + req->limits.timeout_ms;
     uint32_t cpu_seconds = (uint32_t)((req->limits.timeout_ms + 999) / 1000);
 
-    struct tlv_writer job = {0};
-    if (build_job(req, &job)) {
-        set_error(res, OUTCOME_INTERNAL, "out of memory");
-        return 0;
-    }
+    uint64_t heap_bytes = (uint64_t)req->limits.memory_mb << 20;
+    const uint8_t *key = req->mode == JOB_MODE_INVOKE ? req->fn_key : NULL;
     struct worker_handle wh;
-    int rc = zclient_spawn(zc, cpu_seconds, (uint64_t)req->limits.memory_mb << 20, &wh);
+    int rc = zclient_spawn(zc, cpu_seconds, heap_bytes, key, &wh);
     if (rc) {
         LOG_E("cannot spawn a worker: %s", strerror(-rc));
         set_error(res, OUTCOME_INTERNAL, "no worker available");
+        return 0;
+    }
+    struct tlv_writer job = {0};
+    if (build_job(req, !wh.precompiled, &job)) {
+        zclient_kill(zc, wh.job_id);
+        zclient_release(zc, wh.job_id);
+        close(wh.fd);
         tlv_writer_free(&job);
+        set_error(res, OUTCOME_INTERNAL, "out of memory");
         return 0;
     }
     metrics_workers_busy(1);
+    metrics_worker_started(wh.precompiled);
     rc = frame_send(wh.fd, FRAME_JOB, job.buf, job.len);
     tlv_writer_free(&job);
     if (rc && rc != -EPIPE) {
@@ -256,6 +263,26 @@ int invoke_run(struct zclient *zc, const struct invoke_request *req, struct invo
     metrics_workers_busy(-1);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     res->duration_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    /* the next invocations of this function need not compile it: after this one has been
+     * answered, ask for a function zygote (rate-limited inside; a refusal changes nothing) */
+    if (key && !wh.precompiled) {
+        int lrc = zclient_load(zc, key, cpu_seconds, heap_bytes, req->code, strlen(req->code));
+        if (lrc != -EALREADY) metrics_function_zygote_load(lrc == 0);
+    }
+    return 0;
+}
+
+int invoke_fn_key(const char *name, int64_t version, const char *code_sha256,
+                  const struct fn_limits *limits, uint8_t key[32])
+{
+    char text[512];
+    int n = snprintf(text, sizeof text, "fnbox-fn-v1\n%s\n%lld\n%s\n%lld\n%lld\n", name,
+                     (long long)version, code_sha256, (long long)limits->timeout_ms,
+                     (long long)limits->memory_mb);
+    unsigned int len = 0;
+    if (n < 0 || (size_t)n >= sizeof text ||
+        EVP_Digest(text, (size_t)n, key, &len, EVP_sha256(), NULL) != 1 || len != 32)
+        return -EIO;
     return 0;
 }
 

@@ -33,6 +33,8 @@ struct invoke_request {
     const char *input_json; /* JSON text */
     const char *ctx_json;   /* JSON text */
     struct fn_limits limits;
+    const uint8_t *fn_key; /* ZYG_KEY_LEN bytes naming this exact function (invoke_fn_key),
+                            * or NULL: always an ordinary worker, no function zygote */
     broker_fn broker; /* NULL: every host call is refused */
     void *broker_arg;
 };
@@ -47,6 +49,11 @@ struct invoke_result {
     json_t *logs;   /* array of strings, always set */
     double duration_ms;
 };
+
+/* The function zygote key of a version: SHA-256 over its name, version, code hash and the
+ * limits its workers get (versions are immutable, so equal keys mean the same compiled code). */
+int invoke_fn_key(const char *name, int64_t version, const char *code_sha256,
+                  const struct fn_limits *limits, uint8_t key[32]); /* 0 or -EIO */
 
 /* Fills *res (release it with invoke_result_free). Returns 0, or -ENOMEM. */
 int invoke_run(struct zclient *zc, const struct invoke_request *req, struct invoke_result *res);

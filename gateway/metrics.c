@@ -97,6 +97,22 @@ void metrics_fetch(const char *host, const char *outcome, size_t bytes, double s
     pthread_mutex_unlock(&mu);
 }
 
+static unsigned long long workers_by_kind[2], loads_by_result[2];
+
+void metrics_worker_started(int precompiled)
+{
+    pthread_mutex_lock(&mu);
+    workers_by_kind[precompiled ? 1 : 0]++;
+    pthread_mutex_unlock(&mu);
+}
+
+void metrics_function_zygote_load(int ok)
+{
+    pthread_mutex_lock(&mu);
+    loads_by_result[ok ? 1 : 0]++;
+    pthread_mutex_unlock(&mu);
+}
+
 void metrics_workers_busy(int delta)
 {
     pthread_mutex_lock(&mu);
@@ -149,6 +165,17 @@ char *metrics_render(long queue_depth, size_t *len)
                      fetch_hist_sum, fetch_hist_count);
     fprintf(f, "# HELP fnbox_workers_busy Workers running an invocation now.\n"
                "# TYPE fnbox_workers_busy gauge\nfnbox_workers_busy %ld\n", busy);
+    fprintf(f, "# HELP fnbox_workers_total Workers started, by whether they came precompiled "
+               "from a function zygote.\n# TYPE fnbox_workers_total counter\n"
+               "fnbox_workers_total{kind=\"compiles\"} %llu\n"
+               "fnbox_workers_total{kind=\"precompiled\"} %llu\n",
+            workers_by_kind[0], workers_by_kind[1]);
+    fprintf(f, "# HELP fnbox_function_zygote_loads_total Function zygotes asked for, by result "
+               "(refused: all in use, or the zygote failed).\n"
+               "# TYPE fnbox_function_zygote_loads_total counter\n"
+               "fnbox_function_zygote_loads_total{result=\"started\"} %llu\n"
+               "fnbox_function_zygote_loads_total{result=\"refused\"} %llu\n",
+            loads_by_result[1], loads_by_result[0]);
     fprintf(f, "# HELP fnbox_queue_depth Invocations waiting for a worker.\n"
                "# TYPE fnbox_queue_depth gauge\nfnbox_queue_depth %ld\n", queue_depth);
     pthread_mutex_unlock(&mu);

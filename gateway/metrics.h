@@ -12,6 +12,10 @@
 
 void metrics_invocation(const char *function, enum outcome o, double seconds);
 void metrics_workers_busy(int delta);
+/* A worker was handed an invocation: precompiled (from a function zygote) or not. */
+void metrics_worker_started(int precompiled);
+/* A function zygote was asked for: started, or refused. */
+void metrics_function_zygote_load(int ok);
 /* One fetch: host (NULL when refused before a host was known), outcome ("ok" or a
  * FETCH_ERR_* code), response bytes and seconds. */
 void metrics_fetch(const char *host, const char *outcome, size_t bytes, double seconds);

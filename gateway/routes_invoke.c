@@ -106,6 +106,9 @@ static void run_invoke(void *arg)
 {
     struct invoke_task *t = arg;
     struct request *r = t->r;
+    uint8_t fn_key[32];
+    int use_key = r->app->cfg.function_zygotes &&
+                  invoke_fn_key(t->v.name, t->v.version, t->v.code_sha256, &t->limits, fn_key) == 0;
     struct invoke_request req = {
         .mode = JOB_MODE_INVOKE,
         .code = t->v.code,
@@ -113,6 +116,7 @@ static void run_invoke(void *arg)
         .input_json = r->body_len ? r->body : "null",
         .ctx_json = t->ctx_json,
         .limits = t->limits,
+        .fn_key = use_key ? fn_key : NULL,
     };
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);

@@ -220,6 +220,12 @@ static duk_ret_t install_host_apis(duk_context *ctx, void *udata)
     return 0;
 }
 
+int js_heap_compile(struct js_heap *h, const char *code, size_t len)
+{
+    duk_push_string(h->ctx, JS_SOURCE_NAME);
+    return duk_pcompile_lstring_filename(h->ctx, 0, code, len);
+}
+
 int js_heap_create(struct js_heap *h)
 {
     memset(h, 0, sizeof *h);

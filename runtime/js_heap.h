@@ -17,10 +17,18 @@
 struct js_heap {
     duk_context *ctx;
     struct js_alloc_state alloc;
+    int precompiled; /* a function zygote's heap: the compiled program is on the value stack */
 };
+
+/* The file name errors in the function's own code carry (so that a line can be reported). */
+#define JS_SOURCE_NAME "function.js"
 
 /* Returns 0 or a negative errno; on failure nothing is left allocated. */
 int js_heap_create(struct js_heap *h);
+
+/* Compiles the function's code as a program: 0 with the compiled function on top of the value
+ * stack, or non-zero with the error there. In a worker, or once in a function zygote. */
+int js_heap_compile(struct js_heap *h, const char *code, size_t len);
 void js_heap_destroy(struct js_heap *h);
 
 /* Host API calls (secrets.get, ...) go to the worker's parent over this socket as

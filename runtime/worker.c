@@ -13,7 +13,6 @@
 #include "common/tlv.h"
 #include "common/utf8.h"
 
-#define SOURCE_NAME "function.js"
 #define ERROR_TEXT_MAX 4096
 
 struct job {
@@ -28,7 +27,7 @@ struct log_state {
     uint64_t bytes, lines, max_bytes, max_lines;
 };
 
-static int parse_job(const struct frame *f, struct job *j)
+static int parse_job(const struct frame *f, int precompiled, struct job *j)
 {
     memset(j, 0, sizeof *j);
     struct tlv_reader r = {.p = f->data, .left = f->len};
@@ -50,8 +49,9 @@ static int parse_job(const struct frame *f, struct job *j)
         }
         if (rc < 0) return rc;
     }
-    if (rc < 0 || !j->code || (j->mode != JOB_MODE_INVOKE && j->mode != JOB_MODE_CHECK))
-        return -EPROTO;
+    if (rc < 0 || (j->mode != JOB_MODE_INVOKE && j->mode != JOB_MODE_CHECK)) return -EPROTO;
+    /* a precompiled worker runs its function and no other: it takes no code, and no check */
+    if (precompiled ? j->code || j->mode != JOB_MODE_INVOKE : !j->code) return -EPROTO;
     if (j->mode == JOB_MODE_INVOKE && (!j->entry || !j->input || !j->ctxjson)) return -EPROTO;
     return 0;
 }
@@ -122,7 +122,7 @@ static duk_ret_t describe_error(duk_context *ctx, void *udata)
         duk_get_prop_string(ctx, err, "name");
         duk_get_prop_string(ctx, err, "message");
         duk_get_prop_string(ctx, err, "fileName");
-        int ours = duk_is_string(ctx, -1) && strcmp(duk_get_string(ctx, -1), SOURCE_NAME) == 0;
+        int ours = duk_is_string(ctx, -1) && strcmp(duk_get_string(ctx, -1), JS_SOURCE_NAME) == 0;
         duk_pop(ctx);
         if (ours) duk_get_prop_string(ctx, err, "lineNumber");
         else duk_push_undefined(ctx);
@@ -190,11 +190,10 @@ int worker_serve(struct js_heap *heap, int fd)
     if (frame_recv(fd, &f, FRAME_MAX_PAYLOAD, -1) != 0 || f.type != FRAME_JOB)
         return WORKER_EXIT_PROTOCOL;
     struct job j;
-    if (parse_job(&f, &j) != 0) return WORKER_EXIT_PROTOCOL;
+    if (parse_job(&f, heap->precompiled, &j) != 0) return WORKER_EXIT_PROTOCOL;
     duk_context *ctx = heap->ctx;
 
-    duk_push_string(ctx, SOURCE_NAME);
-    if (duk_pcompile_lstring_filename(ctx, 0, j.code, j.code_len) != 0)
+    if (!heap->precompiled && js_heap_compile(heap, j.code, j.code_len) != 0)
         return report_thrown(ctx, heap, fd, j.mode == JOB_MODE_CHECK ? ERR_SYNTAX : ERR_FUNCTION);
     if (j.mode == JOB_MODE_CHECK)
         return frame_send(fd, FRAME_RESULT, "null", 4) ? WORKER_EXIT_PROTOCOL : WORKER_EXIT_OK;

@@ -104,3 +104,20 @@ int confine_worker(const struct confine_params *p)
     STEP(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0));
     return seccomp_policy_apply(p->seccomp);
 }
+
+int confine_function_zygote(const struct confine_params *p, rlim_t nproc)
+{
+    int rc;
+    if ((rc = switch_identity(p))) return rc;
+    if ((rc = clear_cap_sets())) return rc;
+    STEP(prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0));
+    if (getppid() != p->parent) return -ESRCH;
+    STEP(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+    STEP(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0));
+    STEP(set_limit(RLIMIT_CORE, 0, 0));
+    STEP(set_limit(RLIMIT_FSIZE, 0, 0));
+    /* a dedicated worker uid: bound how many processes it can ever have, a fork bomb from a
+     * compromised compiler included (an ordinary user's count includes fnboxd's threads) */
+    if (p->switch_uid) STEP(set_limit(RLIMIT_NPROC, nproc, nproc));
+    return 0;
+}

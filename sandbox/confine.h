@@ -10,6 +10,7 @@
 #define FNBOX_CONFINE_H
 
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <linux/filter.h>
 
@@ -32,6 +33,13 @@ struct confine_params {
 };
 
 int confine_worker(const struct confine_params *p);
+
+/* A function zygote, before it compiles its function's code: the worker identity (when
+ * switch_uid), no capabilities, parent-death signal (and p->parent still alive),
+ * no_new_privs, not dumpable, no core or files, and with a dedicated uid at most nproc
+ * processes. It keeps the zygote's seccomp filter (it must fork workers); sock_fd, limits
+ * and seccomp are not used. */
+int confine_function_zygote(const struct confine_params *p, rlim_t nproc);
 
 /* Empties the capability bounding set and the ambient set of the calling process. The
  * zygote calls it once at start so that workers inherit an empty bounding set; confine_worker

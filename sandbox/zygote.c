@@ -29,39 +29,9 @@
 #include "sandbox/confine.h"
 #include "sandbox/seccomp_policy.h"
 
-#define SLACK_AS_BYTES (64ull << 20)
-#define ZYGOTE_POOL_MAX 8
+#include "sandbox/zygote_internal.h"
 
-struct child {
-    uint64_t job_id; /* 0: an idle pre-forked worker, not yet handed out */
-    pid_t pid;
-};
-
-/* A pre-forked worker, confined and blocked reading its socket, for one limits class. */
-struct idle_worker {
-    pid_t pid;
-    int gateway_fd;
-    uint32_t cpu_seconds;
-    uint64_t heap_bytes;
-};
-
-struct zygote_state {
-    const struct zygote_config *cfg;
-    int ctrl_fd, sig_fd;
-    pid_t self;
-    struct js_heap heap;
-    struct sock_fprog seccomp;
-    struct zyg_hello hello;
-    struct child *children;
-    size_t nchildren, cap;
-    struct idle_worker idle[ZYGOTE_POOL_MAX];
-    size_t nidle;
-    int64_t refill_after_ms; /* back-off after an idle worker died: no fork storm */
-    uint32_t want_cpu; /* the limits class to keep idle workers for: the last one asked */
-    uint64_t want_heap;
-};
-
-static int send_msg(int fd, uint32_t op, int32_t value, uint64_t job_id, pid_t pid, int pass_fd)
+int zygote_send_msg(int fd, uint32_t op, int32_t value, uint64_t job_id, pid_t pid, int pass_fd)
 {
     struct zyg_message m = {.op = op, .value = value, .job_id = job_id, .pid = pid};
     struct iovec iov = {.iov_base = &m, .iov_len = sizeof m};
@@ -102,7 +72,7 @@ static int write_file(const char *path, const char *text)
  * its own ids) so that the others can be created and the bounding set dropped. */
 static void enter_namespaces(struct zygote_state *zs)
 {
-    if (!zs->cfg->switch_uid && geteuid() != 0) {
+    if (!zs->cfg.switch_uid && geteuid() != 0) {
         uid_t uid = geteuid();
         gid_t gid = getegid();
         if (unshare(CLONE_NEWUSER) == 0) {
@@ -171,9 +141,9 @@ static void worker_child(struct zygote_state *zs, int sock, const struct zyg_req
         .limits = {.cpu_seconds = req->cpu_seconds,
                    .as_bytes = zs->hello.baseline_vm + 2 * req->heap_bytes + SLACK_AS_BYTES,
                    .heap_bytes = req->heap_bytes},
-        .switch_uid = zs->cfg->switch_uid,
-        .uid = zs->cfg->worker_uid,
-        .gid = zs->cfg->worker_gid,
+        .switch_uid = zs->cfg.switch_uid,
+        .uid = zs->cfg.worker_uid,
+        .gid = zs->cfg.worker_gid,
         .seccomp = &zs->seccomp,
     };
     if (confine_worker(&p) != 0) _exit(WORKER_EXIT_CONFINE);
@@ -212,7 +182,7 @@ static void set_job(struct zygote_state *zs, pid_t pid, uint64_t job_id)
         if (zs->children[i].pid == pid) zs->children[i].job_id = job_id;
 }
 
-static void spawn(struct zygote_state *zs, const struct zyg_request *req)
+void zygote_spawn(struct zygote_state *zs, const struct zyg_request *req)
 {
     zs->want_cpu = req->cpu_seconds;
     zs->want_heap = req->heap_bytes;
@@ -229,10 +199,12 @@ static void spawn(struct zygote_state *zs, const struct zyg_request *req)
     }
     if (pid < 0) pid = fork_worker(zs, req, &fd);
     if (pid < 0) {
-        send_msg(zs->ctrl_fd, ZYG_SPAWN_FAILED, -errno, req->job_id, 0, -1);
+        zygote_send_msg(zs->ctrl_fd, ZYG_SPAWN_FAILED, -errno, req->job_id, 0, -1);
         return;
     }
-    if (send_msg(zs->ctrl_fd, ZYG_SPAWNED, 0, req->job_id, pid, fd) != 0) kill(pid, SIGKILL);
+    if (zygote_send_msg(zs->ctrl_fd, ZYG_SPAWNED, zs->heap.precompiled ? ZYG_PRECOMPILED : 0,
+                        req->job_id, pid, fd) != 0)
+        kill(pid, SIGKILL);
     close(fd);
 }
 
@@ -244,7 +216,7 @@ static int refill_pool(struct zygote_state *zs)
     for (size_t i = 0; i < zs->nidle; i++)
         if (zs->idle[i].cpu_seconds == zs->want_cpu && zs->idle[i].heap_bytes == zs->want_heap)
             have++;
-    if (!zs->want_cpu || have >= (size_t)zs->cfg->prefork) return 0;
+    if (!zs->want_cpu || have >= (size_t)zs->cfg.prefork) return 0;
     if (frame_now_ms() < zs->refill_after_ms) return 0;
     if (zs->nidle == ZYGOTE_POOL_MAX) {
         kill(zs->idle[0].pid, SIGKILL); /* reaped later as an idle child: nothing reported */
@@ -278,7 +250,7 @@ static void reap(struct zygote_state *zs)
         for (size_t i = 0; i < zs->nchildren; i++) {
             if (zs->children[i].pid != pid) continue;
             if (zs->children[i].job_id)
-                send_msg(zs->ctrl_fd, ZYG_EXITED, status, zs->children[i].job_id, pid, -1);
+                zygote_send_msg(zs->ctrl_fd, ZYG_EXITED, status, zs->children[i].job_id, pid, -1);
             zs->children[i] = zs->children[--zs->nchildren];
             break;
         }
@@ -302,7 +274,7 @@ static int zygote_init(struct zygote_state *zs)
     if (sigprocmask(SIG_BLOCK, &chld, NULL) < 0) return -errno;
     zs->sig_fd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
     if (zs->sig_fd < 0) return -errno;
-    zs->cap = (size_t)zs->cfg->max_workers * 4 + ZYGOTE_POOL_MAX + 16;
+    zs->cap = (size_t)zs->cfg.max_workers * 4 + ZYGOTE_POOL_MAX + 16;
     zs->children = calloc(zs->cap, sizeof *zs->children);
     if (!zs->children) return -ENOMEM;
     /* jansson seeds its hash function from /dev/urandom on first use; do it now, while
@@ -322,8 +294,8 @@ static int zygote_init(struct zygote_state *zs)
     zs->hello.proto_version = ZYG_PROTO_VERSION;
     zs->hello.seccomp = 1;
     zs->hello.no_new_privs = 1;
-    zs->hello.uid_switch = (uint8_t)zs->cfg->switch_uid;
-    zs->hello.worker_uid = zs->cfg->switch_uid ? zs->cfg->worker_uid : geteuid();
+    zs->hello.uid_switch = (uint8_t)zs->cfg.switch_uid;
+    zs->hello.worker_uid = zs->cfg.switch_uid ? zs->cfg.worker_uid : geteuid();
     zs->hello.baseline_vm = vm_size_bytes();
     zs->hello.fs_hidden = (uint8_t)hide_filesystem();
     /* last: from here the zygote can fork, pass descriptors and reap, nothing more */
@@ -335,40 +307,84 @@ static int zygote_init(struct zygote_state *zs)
     return 0;
 }
 
+static int key_is_zero(const uint8_t key[ZYG_KEY_LEN])
+{
+    uint8_t any = 0;
+    for (size_t i = 0; i < ZYG_KEY_LEN; i++) any |= key[i];
+    return any == 0;
+}
+
+static void handle_request(struct zygote_state *zs, const struct zyg_request *req)
+{
+    switch (req->op) {
+    case ZYG_SPAWN:
+        /* a function zygote only ever gets spawns for its own function */
+        if (!zs->heap.precompiled && !key_is_zero(req->fn_key) && fnz_spawn(zs, req)) return;
+        zygote_spawn(zs, req);
+        return;
+    case ZYG_KILL:
+        kill_job(zs, req->job_id);
+        if (!zs->heap.precompiled) fnz_kill(zs, req->job_id);
+        return;
+    case ZYG_LOAD:
+        if (!zs->heap.precompiled) fnz_load(zs, req);
+        return;
+    default: return;
+    }
+}
+
+void zygote_serve(struct zygote_state *zs)
+{
+    struct pollfd pfd[2 + FNZ_MAX];
+    size_t which[FNZ_MAX];
+    int pool_full = 0;
+    for (;;) {
+        pfd[0] = (struct pollfd){.fd = zs->ctrl_fd, .events = POLLIN};
+        pfd[1] = (struct pollfd){.fd = zs->sig_fd, .events = POLLIN};
+        nfds_t n = 2;
+        for (size_t i = 0; i < FNZ_MAX; i++)
+            if (zs->fnz[i].used) {
+                which[n - 2] = i;
+                pfd[n++] = (struct pollfd){.fd = zs->fnz[i].fd, .events = POLLIN};
+            }
+        /* requests first; when none waits, top up the pool of idle workers */
+        int got = poll(pfd, n, pool_full ? -1 : 0);
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        if (got == 0) {
+            pool_full = !refill_pool(zs);
+            continue;
+        }
+        pool_full = 0;
+        if (pfd[1].revents) reap(zs);
+        for (nfds_t k = 2; k < n; k++)
+            if (pfd[k].revents) fnz_message(zs, which[k - 2]);
+        if (pfd[0].revents) {
+            struct zyg_request req;
+            ssize_t r = recv(zs->ctrl_fd, &req, sizeof req, 0);
+            if (r < 0 && errno == EINTR) continue;
+            if (r != (ssize_t)sizeof req) break; /* fnboxd (or the zygote) is gone */
+            handle_request(zs, &req);
+        }
+    }
+    for (size_t i = 0; i < zs->nchildren; i++) kill(zs->children[i].pid, SIGKILL);
+    for (size_t i = 0; i < zs->nidle; i++) close(zs->idle[i].gateway_fd);
+    for (size_t i = 0; i < FNZ_MAX; i++)
+        if (zs->fnz[i].used) kill(zs->fnz[i].pid, SIGKILL);
+}
+
 void zygote_main(const struct zygote_config *cfg, int ctrl_fd)
 {
-    struct zygote_state zs = {.cfg = cfg, .ctrl_fd = ctrl_fd, .sig_fd = -1, .self = getpid()};
+    static struct zygote_state zs;
+    zs = (struct zygote_state){.cfg = *cfg, .ctrl_fd = ctrl_fd, .sig_fd = -1, .self = getpid()};
     int rc = zygote_init(&zs);
     if (rc) {
         LOG_E("zygote start-up failed: %s", strerror(-rc));
         _exit(1);
     }
     if (send(ctrl_fd, &zs.hello, sizeof zs.hello, MSG_NOSIGNAL) != sizeof zs.hello) _exit(1);
-    struct pollfd pfd[2] = {{.fd = ctrl_fd, .events = POLLIN}, {.fd = zs.sig_fd, .events = POLLIN}};
-    int pool_full = 0;
-    for (;;) {
-        /* requests first; when none waits, top up the pool of idle workers */
-        int n = poll(pfd, 2, pool_full ? -1 : 0);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            break;
-        }
-        if (n == 0) {
-            pool_full = !refill_pool(&zs);
-            continue;
-        }
-        pool_full = 0;
-        if (pfd[1].revents) reap(&zs);
-        if (pfd[0].revents) {
-            struct zyg_request req;
-            ssize_t got = recv(ctrl_fd, &req, sizeof req, 0);
-            if (got < 0 && errno == EINTR) continue;
-            if (got != (ssize_t)sizeof req) break; /* fnboxd is gone (or spoke nonsense) */
-            if (req.op == ZYG_SPAWN) spawn(&zs, &req);
-            else if (req.op == ZYG_KILL) kill_job(&zs, req.job_id);
-        }
-    }
-    for (size_t i = 0; i < zs.nchildren; i++) kill(zs.children[i].pid, SIGKILL);
-    for (size_t i = 0; i < zs.nidle; i++) close(zs.idle[i].gateway_fd);
+    zygote_serve(&zs);
     _exit(0);
 }

@@ -20,9 +20,17 @@ enum slot_state { SLOT_FREE, SLOT_WAITING, SLOT_SPAWNED, SLOT_FAILED };
 struct slot {
     uint32_t gen;
     enum slot_state state;
-    int fd, err, exited, status;
+    int fd, err, exited, status, precompiled;
     pid_t pid;
     pthread_cond_t cv;
+};
+
+#define LOAD_MEMORY 64        /* function keys whose last load request is remembered */
+#define LOAD_RETRY_MS 1000
+
+struct load_attempt {
+    uint8_t key[ZYG_KEY_LEN];
+    int64_t at_ms;
 };
 
 struct zclient {
@@ -33,6 +41,8 @@ struct zclient {
     struct slot *slots;
     pthread_mutex_t mu, send_mu;
     pthread_t reader;
+    struct load_attempt loads[LOAD_MEMORY]; /* under mu */
+    unsigned next_load;
 };
 
 static uint64_t job_id_of(int idx, uint32_t gen)
@@ -58,6 +68,7 @@ static void handle_message(struct zclient *zc, const struct zyg_message *m, int 
         s->state = SLOT_SPAWNED;
         s->fd = fd;
         s->pid = (pid_t)m->pid;
+        s->precompiled = m->value == ZYG_PRECOMPILED;
         fd = -1;
     } else if (s && m->op == ZYG_SPAWN_FAILED && s->state == SLOT_WAITING) {
         s->state = SLOT_FAILED;
@@ -175,8 +186,8 @@ static int wait_on(struct zclient *zc, struct slot *s, int64_t deadline_ms)
     return rc == ETIMEDOUT ? -ETIMEDOUT : 0;
 }
 
-int zclient_spawn(struct zclient *zc, uint32_t cpu_seconds, uint64_t heap_bytes,
-                  struct worker_handle *out)
+/* Takes a free slot for a new job; -EAGAIN when none, -EPIPE when the zygote is gone. */
+static int take_slot(struct zclient *zc, uint64_t *job_id)
 {
     pthread_mutex_lock(&zc->mu);
     int idx = -1;
@@ -193,26 +204,79 @@ int zclient_spawn(struct zclient *zc, uint32_t cpu_seconds, uint64_t heap_bytes,
     s->gen = (s->gen + 1) & 0xFFFFFFFu;
     s->state = SLOT_WAITING;
     s->fd = -1;
-    s->exited = s->status = s->err = 0;
-    uint64_t job_id = job_id_of(idx, s->gen);
+    s->exited = s->status = s->err = s->precompiled = 0;
+    *job_id = job_id_of(idx, s->gen);
     pthread_mutex_unlock(&zc->mu);
+    return 0;
+}
 
-    struct zyg_request req = {
-        .op = ZYG_SPAWN, .cpu_seconds = cpu_seconds, .job_id = job_id, .heap_bytes = heap_bytes};
-    int rc = send_request(zc, &req);
+/* Sends req (its job_id taken) and waits for the zygote's socket or refusal. */
+static int request_socket(struct zclient *zc, struct zyg_request *req, struct worker_handle *out)
+{
+    int rc = send_request(zc, req);
     pthread_mutex_lock(&zc->mu);
+    struct slot *s = slot_for(zc, req->job_id);
     int64_t deadline = frame_now_ms() + SPAWN_TIMEOUT_MS;
     while (!rc && s->state == SLOT_WAITING && !zc->dead) rc = wait_on(zc, s, deadline);
     if (!rc && s->state == SLOT_SPAWNED) {
-        out->job_id = job_id;
+        out->job_id = req->job_id;
         out->fd = s->fd;
         out->pid = s->pid;
+        out->precompiled = s->precompiled;
         s->fd = -1; /* the caller owns it now */
     } else if (!rc) {
         rc = s->state == SLOT_FAILED ? s->err : -EPIPE;
     }
     pthread_mutex_unlock(&zc->mu);
-    if (rc) zclient_release(zc, job_id);
+    if (rc) zclient_release(zc, req->job_id);
+    return rc;
+}
+
+int zclient_spawn(struct zclient *zc, uint32_t cpu_seconds, uint64_t heap_bytes,
+                  const uint8_t *fn_key, struct worker_handle *out)
+{
+    struct zyg_request req = {.op = ZYG_SPAWN, .cpu_seconds = cpu_seconds, .heap_bytes = heap_bytes};
+    if (fn_key) memcpy(req.fn_key, fn_key, ZYG_KEY_LEN);
+    int rc = take_slot(zc, &req.job_id);
+    return rc ? rc : request_socket(zc, &req, out);
+}
+
+/* 1 when fn_key was asked for within LOAD_RETRY_MS (else records this attempt). */
+static int asked_recently(struct zclient *zc, const uint8_t fn_key[ZYG_KEY_LEN])
+{
+    int64_t now = frame_now_ms();
+    pthread_mutex_lock(&zc->mu);
+    int recent = 0;
+    struct load_attempt *slot = &zc->loads[zc->next_load % LOAD_MEMORY];
+    for (int i = 0; i < LOAD_MEMORY; i++)
+        if (memcmp(zc->loads[i].key, fn_key, ZYG_KEY_LEN) == 0) {
+            recent = now - zc->loads[i].at_ms < LOAD_RETRY_MS;
+            slot = &zc->loads[i];
+            break;
+        }
+    if (!recent) {
+        if (memcmp(slot->key, fn_key, ZYG_KEY_LEN) != 0) zc->next_load++;
+        memcpy(slot->key, fn_key, ZYG_KEY_LEN);
+        slot->at_ms = now;
+    }
+    pthread_mutex_unlock(&zc->mu);
+    return recent;
+}
+
+int zclient_load(struct zclient *zc, const uint8_t fn_key[ZYG_KEY_LEN], uint32_t cpu_seconds,
+                 uint64_t heap_bytes, const char *code, size_t len)
+{
+    if (asked_recently(zc, fn_key)) return -EALREADY;
+    struct zyg_request req = {.op = ZYG_LOAD, .cpu_seconds = cpu_seconds, .heap_bytes = heap_bytes};
+    memcpy(req.fn_key, fn_key, ZYG_KEY_LEN);
+    struct worker_handle h;
+    int rc = take_slot(zc, &req.job_id);
+    if (!rc) rc = request_socket(zc, &req, &h);
+    if (rc) return rc;
+    /* the function zygote reads its code from this socket, then compiles */
+    rc = frame_send(h.fd, FRAME_JOB, code, len);
+    close(h.fd);
+    zclient_release(zc, h.job_id);
     return rc;
 }
 

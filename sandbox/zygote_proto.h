@@ -8,20 +8,29 @@
 #include <stdint.h>
 
 enum zyg_op {
-    ZYG_SPAWN = 1,        /* gateway -> zygote */
+    ZYG_SPAWN = 1,        /* gateway -> zygote; a non-zero fn_key asks for a precompiled worker */
     ZYG_KILL = 2,         /* gateway -> zygote */
+    ZYG_LOAD = 3,         /* gateway -> zygote: start a function zygote for fn_key; the reply is
+                           * ZYG_SPAWNED with the socket to send the code on (one FRAME_JOB) */
     ZYG_HELLO = 10,       /* zygote -> gateway, once, when ready */
     ZYG_SPAWNED = 11,     /* + fd */
     ZYG_SPAWN_FAILED = 12,
     ZYG_EXITED = 13,      /* value: wait status */
+    ZYG_FN_READY = 20,    /* function zygote -> zygote: the code compiled */
 };
+
+#define ZYG_KEY_LEN 32
 
 struct zyg_request {
     uint32_t op;
     uint32_t cpu_seconds;
     uint64_t job_id;
     uint64_t heap_bytes;
+    uint8_t fn_key[ZYG_KEY_LEN]; /* all zero: any worker */
 };
+
+/* ZYG_SPAWNED's value: the worker holds the function already compiled (send no code) */
+#define ZYG_PRECOMPILED 1
 
 struct zyg_message {
     uint32_t op;
@@ -30,7 +39,7 @@ struct zyg_message {
     int64_t pid;
 };
 
-#define ZYG_PROTO_VERSION 2
+#define ZYG_PROTO_VERSION 3
 
 struct zyg_hello {
     uint32_t op;

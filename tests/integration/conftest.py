@@ -323,3 +323,41 @@ def daemon(tmp_path_factory):
 def dev(daemon):
     """(token, owner) of a developer shared by the tests of one module."""
     return daemon.developer()
+
+
+def _kids(pid):
+    out = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                st = f.read()
+        except OSError:
+            continue
+        if int(st[st.rfind(")") + 2:].split()[1]) == pid:
+            out.append(int(p))
+    return out
+
+
+def _is_function_zygote(pid):
+    """A function zygote holds more than a worker's one descriptor (fd 3), or has children."""
+    try:
+        if len(os.listdir(f"/proc/{pid}/fd")) > 1:
+            return True
+    except OSError:
+        pass
+    return bool(_kids(pid))
+
+
+def worker_tree(d):
+    """(zygote pid, [function zygote pids], [worker pids]) under fnboxd d: workers are the
+    zygote's own children and the function zygotes' children."""
+    zs = [p for p in _kids(d.proc.pid) if open(f"/proc/{p}/comm").read().strip() == "fnbox-zygote"]
+    assert len(zs) == 1, zs
+    fnz, workers = [], []
+    for p in _kids(zs[0]):
+        (fnz if _is_function_zygote(p) else workers).append(p)
+    for f in fnz:
+        workers.extend(_kids(f))
+    return zs[0], fnz, workers

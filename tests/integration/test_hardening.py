@@ -5,7 +5,7 @@ import socket
 import subprocess
 import time
 
-from conftest import binary, free_port, start_daemon, unique
+from conftest import binary, free_port, start_daemon, unique, worker_tree
 
 
 def _raw(d, request, timeout=5):
@@ -83,12 +83,9 @@ def test_worker_does_not_outlive_its_answer(daemon, dev):
     for _ in range(20):
         assert daemon.invoke(name, token).status_code == 200
     time.sleep(0.3)
-    zygote = [p for p in os.listdir("/proc") if p.isdigit()
-              and _ppid(p) == daemon.proc.pid and _comm(p) == "fnbox-zygote"]
-    assert len(zygote) == 1
-    children = [p for p in os.listdir("/proc") if p.isdigit() and _ppid(p) == int(zygote[0])]
-    # only the pre-forked idle workers (at most --prefork, default 2) remain
-    assert len(children) <= 2, children
+    _, fnz, workers = worker_tree(daemon)
+    # only pre-forked idle workers (at most --prefork, default 2, per zygote) remain
+    assert len(workers) <= 2 * (1 + len(fnz)), (fnz, workers)
 
 
 def _ppid(pid):

@@ -1,0 +1,268 @@
+/* Function zygotes: compile a function once, fork precompiled workers for it.
+ *
+ * Compiling is most of a small function's cost per invocation, and all of a large one's
+ * (100 KB of code: ~90 ms). After fnboxd sees a function invoked, it sends ZYG_LOAD; the
+ * zygote forks a child that takes the worker identity and drops everything a worker drops
+ * except the right to fork (it keeps the zygote's filter), reads the code from fnboxd on a
+ * socket of its own, compiles it into its copy of the pristine heap, collects the garbage
+ * (so that children copy nothing), says ZYG_FN_READY, and from then on serves spawns for that
+ * function exactly as the zygote does — forking, keeping an idle pool, reaping, killing —
+ * with workers that skip the compile. Each worker still runs the program's top level and the
+ * entry function in a fresh process: nothing but the compiled code is shared.
+ *
+ * The zygote keeps at most FNZ_MAX of them, keyed by fnboxd's fn_key (function, version and
+ * code hash), routes each keyed spawn to a ready one, relays its messages, and answers for its
+ * jobs if it dies (ZYG_SPAWN_FAILED or a SIGKILL exit status). It never acts on a pid a
+ * function zygote reports: that process compiled user code and is trusted no more than a
+ * worker. A function zygote unused for FNZ_EVICT_IDLE_MS may be replaced; with all slots busy,
+ * a load is refused and the function keeps using ordinary workers. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include <duktape.h>
+
+#include "common/frame.h"
+#include "common/log.h"
+#include "common/proto.h"
+#include "sandbox/confine.h"
+#include "sandbox/zygote_internal.h"
+
+#define CODE_WAIT_MS 10000
+
+static struct fn_zygote *find(struct zygote_state *zs, const uint8_t key[ZYG_KEY_LEN])
+{
+    for (size_t i = 0; i < FNZ_MAX; i++)
+        if (zs->fnz[i].used && memcmp(zs->fnz[i].key, key, ZYG_KEY_LEN) == 0) return &zs->fnz[i];
+    return NULL;
+}
+
+static struct fn_job *job_of(struct fn_zygote *f, uint64_t job_id)
+{
+    for (size_t i = 0; i < f->njobs; i++)
+        if (f->jobs[i].id == job_id) return &f->jobs[i];
+    return NULL;
+}
+
+static void drop_job(struct fn_zygote *f, struct fn_job *j)
+{
+    *j = f->jobs[--f->njobs];
+}
+
+/* Ends function zygote f. Its jobs are answered for: those running die with it (a SIGKILL
+ * exit status), those still waiting for a worker get an ordinary one. */
+static void retire(struct zygote_state *zs, struct fn_zygote *f)
+{
+    kill(f->pid, SIGKILL); /* our own child: reaped with the others */
+    close(f->fd);
+    struct fn_job *jobs = f->jobs;
+    size_t n = f->njobs;
+    memset(f, 0, sizeof *f);
+    f->fd = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (jobs[i].spawned) {
+            zygote_send_msg(zs->ctrl_fd, ZYG_EXITED, SIGKILL, jobs[i].id, 0, -1);
+        } else {
+            struct zyg_request req = {.op = ZYG_SPAWN, .cpu_seconds = jobs[i].cpu_seconds,
+                                      .job_id = jobs[i].id, .heap_bytes = jobs[i].heap_bytes};
+            zygote_spawn(zs, &req);
+        }
+    }
+    free(jobs);
+}
+
+/* In the new function zygote: never returns. */
+static void fnz_child(struct zygote_state *zs, int up_fd, int code_fd, const struct zyg_request *req)
+{
+    /* nothing of the zygote's connections: not fnboxd's control socket, not other
+     * function zygotes, not idle workers' sockets */
+    close(zs->ctrl_fd);
+    for (size_t i = 0; i < FNZ_MAX; i++)
+        if (zs->fnz[i].used) close(zs->fnz[i].fd);
+    memset(zs->fnz, 0, sizeof zs->fnz);
+    for (size_t i = 0; i < zs->nidle; i++) close(zs->idle[i].gateway_fd);
+    zs->nidle = 0;
+    zs->nchildren = 0;
+    zs->ctrl_fd = up_fd;
+
+    struct confine_params p = {.parent = zs->self,
+                               .switch_uid = zs->cfg.switch_uid,
+                               .uid = zs->cfg.worker_uid,
+                               .gid = zs->cfg.worker_gid};
+    rlim_t nproc = (rlim_t)zs->cfg.max_workers * 2 + (rlim_t)FNZ_MAX * (ZYGOTE_POOL_MAX + 1) + 64;
+    if (confine_function_zygote(&p, nproc) != 0) _exit(WORKER_EXIT_CONFINE);
+    zs->self = getpid();
+    zs->cfg.switch_uid = 0; /* it is the worker identity already: workers inherit it */
+
+    struct frame f;
+    if (frame_recv(code_fd, &f, FRAME_MAX_PAYLOAD, frame_now_ms() + CODE_WAIT_MS) != 0 ||
+        f.type != FRAME_JOB)
+        _exit(WORKER_EXIT_PROTOCOL);
+    close(code_fd);
+    struct js_alloc_state *a = &zs->heap.alloc;
+    size_t before = a->used;
+    a->cap = a->used + req->heap_bytes; /* compiling counts against the function's memory */
+    a->refused = 0;
+    if (js_heap_compile(&zs->heap, (const char *)f.data, f.len) != 0) _exit(WORKER_EXIT_OK);
+    frame_free(&f);
+    /* twice: the first pass may leave finalizable garbage for the second */
+    duk_gc(zs->heap.ctx, 0);
+    duk_gc(zs->heap.ctx, 0);
+    if (a->used > before) zs->hello.baseline_vm += 2 * (a->used - before); /* RLIMIT_AS room */
+    zs->heap.precompiled = 1;
+    zs->want_cpu = req->cpu_seconds; /* the idle pool: this function's limits class */
+    zs->want_heap = req->heap_bytes;
+    if (zygote_send_msg(up_fd, ZYG_FN_READY, 0, 0, 0, -1) != 0) _exit(WORKER_EXIT_PROTOCOL);
+    zygote_serve(zs);
+    _exit(0);
+}
+
+/* A free slot, or the least recently used function zygote idle long enough to replace. */
+static struct fn_zygote *slot_for_new(struct zygote_state *zs)
+{
+    struct fn_zygote *lru = NULL;
+    int64_t now = frame_now_ms();
+    for (size_t i = 0; i < FNZ_MAX; i++) {
+        struct fn_zygote *f = &zs->fnz[i];
+        if (!f->used) return f;
+        if (f->njobs == 0 && now - f->last_used_ms >= FNZ_EVICT_IDLE_MS &&
+            (!lru || f->last_used_ms < lru->last_used_ms))
+            lru = f;
+    }
+    if (lru) retire(zs, lru);
+    return lru;
+}
+
+void fnz_load(struct zygote_state *zs, const struct zyg_request *req)
+{
+    struct fn_zygote *f = find(zs, req->fn_key) ? NULL : slot_for_new(zs);
+    if (!f) {
+        zygote_send_msg(zs->ctrl_fd, ZYG_SPAWN_FAILED, -EBUSY, req->job_id, 0, -1);
+        return;
+    }
+    int up[2] = {-1, -1}, code[2] = {-1, -1};
+    f->jobs = calloc((size_t)zs->cfg.max_workers + 1, sizeof *f->jobs);
+    if (!f->jobs || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, up) < 0 ||
+        socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, code) < 0) {
+        int err = errno ? errno : ENOMEM;
+        for (int i = 0; i < 2; i++) {
+            if (up[i] >= 0) close(up[i]);
+            if (code[i] >= 0) close(code[i]);
+        }
+        free(f->jobs);
+        f->jobs = NULL;
+        zygote_send_msg(zs->ctrl_fd, ZYG_SPAWN_FAILED, -err, req->job_id, 0, -1);
+        return;
+    }
+    pid_t pid = _Fork();
+    if (pid == 0) {
+        close(up[0]);
+        close(code[0]);
+        fnz_child(zs, up[1], code[1], req);
+    }
+    int err = errno;
+    close(up[1]);
+    close(code[1]);
+    if (pid < 0) {
+        close(up[0]);
+        close(code[0]);
+        free(f->jobs);
+        f->jobs = NULL;
+        zygote_send_msg(zs->ctrl_fd, ZYG_SPAWN_FAILED, -err, req->job_id, 0, -1);
+        return;
+    }
+    f->used = 1;
+    f->ready = 0;
+    memcpy(f->key, req->fn_key, ZYG_KEY_LEN);
+    f->pid = pid;
+    f->fd = up[0];
+    f->njobs = 0;
+    f->last_used_ms = frame_now_ms();
+    /* fnboxd sends the code straight to it: the zygote never reads a function's code */
+    zygote_send_msg(zs->ctrl_fd, ZYG_SPAWNED, 0, req->job_id, pid, code[0]);
+    close(code[0]);
+}
+
+int fnz_spawn(struct zygote_state *zs, const struct zyg_request *req)
+{
+    struct fn_zygote *f = find(zs, req->fn_key);
+    if (!f || !f->ready || f->njobs > (size_t)zs->cfg.max_workers) return 0;
+    if (send(f->fd, req, sizeof *req, MSG_NOSIGNAL) != (ssize_t)sizeof *req) {
+        retire(zs, f);
+        return 0;
+    }
+    f->jobs[f->njobs++] = (struct fn_job){
+        .id = req->job_id, .cpu_seconds = req->cpu_seconds, .heap_bytes = req->heap_bytes};
+    f->last_used_ms = frame_now_ms();
+    return 1;
+}
+
+void fnz_kill(struct zygote_state *zs, uint64_t job_id)
+{
+    for (size_t i = 0; i < FNZ_MAX; i++) {
+        struct fn_zygote *f = &zs->fnz[i];
+        if (!f->used || !job_of(f, job_id)) continue;
+        struct zyg_request kill_req = {.op = ZYG_KILL, .job_id = job_id};
+        if (send(f->fd, &kill_req, sizeof kill_req, MSG_NOSIGNAL) != (ssize_t)sizeof kill_req)
+            retire(zs, f);
+        return;
+    }
+}
+
+/* One message and the descriptor it may carry (-1: none). */
+static ssize_t recv_msg(int fd, struct zyg_message *m, int *passed)
+{
+    struct iovec iov = {.iov_base = m, .iov_len = sizeof *m};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+    ssize_t n;
+    do {
+        n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    *passed = -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); n > 0 && c; c = CMSG_NXTHDR(&mh, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+            c->cmsg_len == CMSG_LEN(sizeof(int)))
+            memcpy(passed, CMSG_DATA(c), sizeof *passed);
+    return n;
+}
+
+void fnz_message(struct zygote_state *zs, size_t i)
+{
+    struct fn_zygote *f = &zs->fnz[i];
+    struct zyg_message m;
+    int fd;
+    ssize_t n = recv_msg(f->fd, &m, &fd);
+    if (n < 0 && errno == EAGAIN) return;
+    if (n != (ssize_t)sizeof m) { /* it exited (a compile error, a limit) or spoke nonsense */
+        if (fd >= 0) close(fd);
+        retire(zs, f);
+        return;
+    }
+    struct fn_job *j = m.op == ZYG_FN_READY ? NULL : job_of(f, m.job_id);
+    if (m.op == ZYG_FN_READY) {
+        f->ready = 1;
+    } else if (!j) {
+        /* not a job of its: ignored */
+    } else if (m.op == ZYG_SPAWNED && fd >= 0 && !j->spawned) {
+        j->spawned = 1;
+        zygote_send_msg(zs->ctrl_fd, ZYG_SPAWNED, ZYG_PRECOMPILED, m.job_id, (pid_t)m.pid, fd);
+    } else if (m.op == ZYG_SPAWN_FAILED && !j->spawned) {
+        /* it could not fork (a limit): an ordinary worker does the job */
+        struct zyg_request req = {.op = ZYG_SPAWN, .cpu_seconds = j->cpu_seconds,
+                                  .job_id = j->id, .heap_bytes = j->heap_bytes};
+        drop_job(f, j);
+        zygote_spawn(zs, &req);
+    } else if (m.op == ZYG_EXITED && j->spawned) {
+        zygote_send_msg(zs->ctrl_fd, ZYG_EXITED, m.value, m.job_id, 0, -1);
+        drop_job(f, j);
+    }
+    if (fd >= 0) close(fd);
+}
