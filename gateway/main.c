@@ -236,7 +236,8 @@ int main(int argc, char **argv)
     int zygote_fd = zygote_executable_open(zygote_path);
     if (zygote_fd < 0) {
         LOG_E("cannot open the zygote executable %s: %s (it is built and installed next to "
-              "fnboxd)", zygote_path, strerror(-zygote_fd));
+              "fnboxd: a regular file owned by root or fnboxd's user, not writable by group or "
+              "others)", zygote_path, strerror(-zygote_fd));
         return 1;
     }
     {

@@ -8,9 +8,10 @@
  * (SCM_RIGHTS), kills on request and reports every worker's wait status. It exits when
  * fnboxd goes away.
  *
- * fnboxd side (zygote_launch.c): zygote_executable_open opens the executable once — fnboxd
- * measures those very bytes and later runs them (fexecve), so the file cannot be swapped in
- * between. zygote_start returns 0 once the zygote said hello (its confinement report filled
+ * fnboxd side (zygote_launch.c): zygote_executable_open checks the executable (a regular
+ * file owned by root or fnboxd's user, not writable by group or others) and copies it into a
+ * sealed memfd — fnboxd measures those very bytes and later runs them (fexecve), so neither
+ * replacing nor rewriting the file in between changes what runs. zygote_start returns 0 once the zygote said hello (its confinement report filled
  * in), or a negative errno.
  * Zygote side (zygote.c): zygote_main never returns. */
 #ifndef FNBOX_ZYGOTE_H
@@ -35,8 +36,9 @@ struct zygote {
     struct zyg_hello hello;
 };
 
-/* The zygote executable beside this fnboxd (realpath of /proc/self/exe): its fd (O_CLOEXEC)
- * and, in path (PATH_MAX bytes), its name for messages. -ENOENT when it is missing. */
+/* The zygote executable beside this fnboxd (realpath of /proc/self/exe), as a sealed memfd
+ * (O_CLOEXEC); in path (PATH_MAX bytes), its name for messages. -ENOENT when it is missing,
+ * -EPERM when it is not a file guarded as above. */
 int zygote_executable_open(char path[PATH_MAX]);
 /* Starts the zygote from exe_fd (zygote_executable_open). */
 int zygote_start(const struct zygote_config *cfg, int exe_fd, struct zygote *z);

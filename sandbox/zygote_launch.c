@@ -11,7 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/prctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "common/log.h"
@@ -22,6 +24,38 @@
 #define ZYGOTE_EXE "fnbox-zygote"
 #endif
 
+/* Copies the open file into a sealed memfd: the bytes fnboxd measures are then the bytes it
+ * executes, whatever happens to the file afterwards (rewritten in place included). */
+static int sealed_copy(int file_fd, off_t size)
+{
+    int mfd = memfd_create("fnbox-zygote", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (mfd < 0) return -errno;
+    char buf[65536];
+    off_t done = 0;
+    int rc = 0;
+    while (!rc && done < size) {
+        ssize_t n = pread(file_fd, buf, sizeof buf, done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            rc = n < 0 ? -errno : -EIO; /* shorter than it said: changing under us */
+            break;
+        }
+        for (ssize_t w = 0; !rc && w < n;) {
+            ssize_t k = write(mfd, buf + w, (size_t)(n - w));
+            if (k < 0 && errno != EINTR) rc = -errno;
+            if (k > 0) w += k;
+        }
+        done += n;
+    }
+    if (!rc && fcntl(mfd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+        rc = -errno;
+    if (rc) {
+        close(mfd);
+        return rc;
+    }
+    return mfd;
+}
+
 int zygote_executable_open(char path[PATH_MAX])
 {
     char self[PATH_MAX];
@@ -29,8 +63,17 @@ int zygote_executable_open(char path[PATH_MAX])
     if (!realpath("/proc/self/exe", self)) return -errno;
     if (snprintf(path, PATH_MAX, "%s/%s", dirname(self), ZYGOTE_EXE) >= PATH_MAX)
         return -ENAMETOOLONG;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    return fd < 0 ? -errno : fd;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return -errno;
+    struct stat st;
+    int rc = fstat(fd, &st) < 0 ? -errno : 0;
+    /* what runs every function must be as well guarded as fnboxd itself */
+    if (!rc && (!S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) ||
+                (st.st_mode & (S_IWGRP | S_IWOTH))))
+        rc = -EPERM;
+    if (!rc) rc = sealed_copy(fd, st.st_size);
+    close(fd);
+    return rc;
 }
 
 /* In the child: never returns. */

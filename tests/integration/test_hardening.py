@@ -126,6 +126,31 @@ def test_zygote_executable_is_measured_and_required(tmp_path):
     p = subprocess.run([str(alone / "fnboxd"), "--listen", f"127.0.0.1:{free_port()}", "--data",
                         str(tmp_path / "data2")], capture_output=True, text=True, timeout=30)
     assert p.returncode == 1 and "cannot start the zygote" in p.stderr
+    # an unguarded zygote (group-writable) is refused
+    shutil.copy2(binary("fnbox-zygote"), alone / "fnbox-zygote")
+    os.chmod(alone / "fnbox-zygote", 0o775)
+    p = subprocess.run([str(alone / "fnboxd"), "--listen", f"127.0.0.1:{free_port()}", "--data",
+                        str(tmp_path / "data3")], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1 and "Operation not permitted" in p.stderr, p.stderr
+    # the running zygote is the sealed copy fnboxd measured, not the file: rewriting the file
+    # in place after start-up changes nothing that runs
+    os.chmod(alone / "fnbox-zygote", 0o755)
+    d = start_daemon(tmp_path / "run", exe=str(alone / "fnboxd"))
+    try:
+        zyg = worker_tree(d)[0]
+        assert os.readlink(f"/proc/{zyg}/exe").startswith("/memfd:fnbox-zygote")
+        with open(f"/proc/{zyg}/exe", "rb") as f:
+            running = hashlib.sha256(f.read()).hexdigest()
+        with open(alone / "fnbox-zygote", "r+b") as f:
+            f.write(b"\x00" * 64)  # rewritten in place
+        with open(f"/proc/{zyg}/exe", "rb") as f:
+            assert hashlib.sha256(f.read()).hexdigest() == running
+        m = subprocess.run([binary("fnboxd"), "--measure"], capture_output=True, text=True,
+                           timeout=30, check=True).stdout
+        assert f"zygote={running}" in m.splitlines()
+        d.assert_serving()
+    finally:
+        d.stop()
     # and the zygote will not run when not started by fnboxd
     p = subprocess.run([binary("fnbox-zygote")], capture_output=True, text=True, timeout=30)
     assert p.returncode == 2 and "started by fnboxd only" in p.stderr
