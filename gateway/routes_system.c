@@ -22,6 +22,7 @@ void h_readyz(struct request *r, char *p[MAX_PARAMS])
         h->uid_switch ? json_integer(h->worker_uid) : json_null(), "zygote_seccomp",
         h->zygote_seccomp);
     if (conf) json_object_set_new(conf, "uts_namespace", json_boolean(h->uts_ns));
+    if (conf) json_object_set_new(conf, "pid_namespace", json_boolean(h->pid_ns));
     if (conf) json_object_set_new(conf, "mount_namespace_empty_root", json_boolean(h->fs_hidden));
     if (conf) json_object_set_new(conf, "gateway_uid", json_integer((json_int_t)geteuid()));
     http_reply_json(r, alive ? 200 : 503,

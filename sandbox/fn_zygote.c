@@ -80,6 +80,8 @@ static void fnz_child(struct zygote_state *zs, int up_fd, int code_fd, const str
     /* nothing of the zygote's connections: not fnboxd's control socket, not other
      * function zygotes, not idle workers' sockets */
     close(zs->ctrl_fd);
+    if (zs->pidns_alive_fd >= 0) close(zs->pidns_alive_fd);
+    zs->pidns_alive_fd = -1;
     for (size_t i = 0; i < FNZ_MAX; i++)
         if (zs->fnz[i].used) close(zs->fnz[i].fd);
     memset(zs->fnz, 0, sizeof zs->fnz);
@@ -94,7 +96,7 @@ static void fnz_child(struct zygote_state *zs, int up_fd, int code_fd, const str
                                .gid = zs->cfg.worker_gid};
     rlim_t nproc = (rlim_t)zs->cfg.max_workers * 2 + (rlim_t)FNZ_MAX * (ZYGOTE_POOL_MAX + 1) + 64;
     if (confine_function_zygote(&p, nproc) != 0) _exit(WORKER_EXIT_CONFINE);
-    zs->self = getpid();
+    zs->self = getpid(); /* as its workers see it (inside the PID namespace, if any) */
     zs->cfg.switch_uid = 0; /* it is the worker identity already: workers inherit it */
 
     struct frame f;

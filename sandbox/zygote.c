@@ -15,6 +15,7 @@
 #include <linux/capability.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include <jansson.h>
@@ -265,6 +266,65 @@ static void reap(struct zygote_state *zs)
     }
 }
 
+/* PID 1 of the workers' PID namespace: reaps whatever is orphaned there and does nothing
+ * else. It leaves when the zygote does (EOF on zygote_alive: a namespace's init ignores the
+ * parent-death signal), and then the kernel kills every process left in the namespace.
+ * Never returns. */
+static void pid_ns_init(int zygote_alive)
+{
+    prctl(PR_SET_NAME, "fnbox-pidns-init", 0, 0, 0);
+    if (zygote_alive != 3 && dup2(zygote_alive, 3) != 3) _exit(1);
+    syscall(SYS_close_range, 0, 2, 0);
+    syscall(SYS_close_range, 4, ~0U, 0);
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct none[2] = {{0, 0, 0}, {0, 0, 0}};
+    if (syscall(SYS_capset, &hdr, none) != 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        _exit(1);
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD); /* blocked already (inherited): read from a signalfd */
+    int sfd = signalfd(-1, &chld, SFD_CLOEXEC);
+    if (sfd < 0) _exit(1);
+    struct pollfd pfd[2] = {{.fd = 3, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
+    for (;;) {
+        if (poll(pfd, 2, -1) < 0 && errno != EINTR) _exit(1);
+        if (pfd[0].revents) _exit(0); /* the zygote is gone */
+        struct signalfd_siginfo si;
+        if (pfd[1].revents && read(sfd, &si, sizeof si) < 0 && errno != EINTR) _exit(1);
+        while (waitpid(-1, NULL, WNOHANG) > 0) {
+        }
+    }
+}
+
+/* A PID namespace for everything the zygote forks from now on: workers and function zygotes
+ * see only each other's numbers, and all die with its init. The zygote stays outside (its
+ * children's getppid() is then 0, which confine_worker expects: zs->self = 0). */
+static void enter_pid_namespace(struct zygote_state *zs)
+{
+    int alive[2];
+    if (pipe2(alive, O_CLOEXEC) != 0) return;
+    if (unshare(CLONE_NEWPID) != 0) {
+        LOG_I("no PID namespace (%s)", strerror(errno));
+        close(alive[0]);
+        close(alive[1]);
+        return;
+    }
+    pid_t init = fork(); /* the first child becomes PID 1 */
+    if (init == 0) {
+        close(alive[1]);
+        pid_ns_init(alive[0]);
+    }
+    close(alive[0]);
+    if (init < 0) {
+        LOG_W("PID namespace: cannot start its init: %s", strerror(errno));
+        close(alive[1]);
+        return;
+    }
+    zs->pidns_alive_fd = alive[1]; /* held, never written: its closing ends the init */
+    zs->hello.pid_ns = 1;
+    zs->self = 0;
+}
+
 static int zygote_init(struct zygote_state *zs)
 {
     int rc;
@@ -286,6 +346,7 @@ static int zygote_init(struct zygote_state *zs)
     if (setenv("TZ", "UTC0", 1) != 0) return -errno;
     tzset();
     enter_namespaces(zs);
+    enter_pid_namespace(zs);
     if ((rc = confine_drop_bounding_set())) return rc;
     zs->hello.bounding_dropped = prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0) == 0;
     if ((rc = js_heap_create(&zs->heap))) return rc;
@@ -378,7 +439,8 @@ void zygote_serve(struct zygote_state *zs)
 void zygote_main(const struct zygote_config *cfg, int ctrl_fd)
 {
     static struct zygote_state zs;
-    zs = (struct zygote_state){.cfg = *cfg, .ctrl_fd = ctrl_fd, .sig_fd = -1, .self = getpid()};
+    zs = (struct zygote_state){
+        .cfg = *cfg, .ctrl_fd = ctrl_fd, .sig_fd = -1, .pidns_alive_fd = -1, .self = getpid()};
     int rc = zygote_init(&zs);
     if (rc) {
         LOG_E("zygote start-up failed: %s", strerror(-rc));

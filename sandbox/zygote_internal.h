@@ -51,6 +51,7 @@ struct fn_zygote {
 struct zygote_state {
     struct zygote_config cfg;
     int ctrl_fd, sig_fd;
+    int pidns_alive_fd; /* the PID namespace's init exits when this closes (-1: none) */
     pid_t self;
     struct js_heap heap;
     struct sock_fprog seccomp;

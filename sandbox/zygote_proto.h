@@ -39,14 +39,14 @@ struct zyg_message {
     int64_t pid;
 };
 
-#define ZYG_PROTO_VERSION 3
+#define ZYG_PROTO_VERSION 4
 
 struct zyg_hello {
     uint32_t op;
     uint32_t proto_version;
     uint8_t seccomp, no_new_privs, uid_switch, user_ns, net_ns, ipc_ns, bounding_dropped,
         zygote_seccomp;
-    uint8_t uts_ns, fs_hidden, pad[2];
+    uint8_t uts_ns, fs_hidden, pid_ns, pad;
     uint32_t worker_uid;
     uint64_t baseline_vm;
 };

@@ -357,6 +357,8 @@ def worker_tree(d):
     assert len(zs) == 1, zs
     fnz, workers = [], []
     for p in _kids(zs[0]):
+        if open(f"/proc/{p}/comm").read().strip() == "fnbox-pidns-ini":
+            continue  # PID 1 of the workers' PID namespace
         (fnz if _is_function_zygote(p) else workers).append(p)
     for f in fnz:
         workers.extend(_kids(f))

@@ -11,6 +11,7 @@
 
 import concurrent.futures
 import os
+import signal
 import time
 
 import pytest
@@ -196,3 +197,41 @@ def test_zygote_and_workers_see_no_filesystem(daemon, dev):
     name = unique("fsv")
     daemon.deploy_ok(name, "function main() { return new Date(0).getHours(); }\n", token)
     assert daemon.invoke(name, token).json()["result"] == 0  # the zone was loaded before
+
+
+def test_workers_live_in_a_pid_namespace_that_dies_with_the_zygote(tmp_path):
+    d = start_daemon(tmp_path / "pidns")
+    try:
+        ready = d.api("GET", "/readyz").json()["confinement"]
+        if not ready["pid_namespace"]:
+            pytest.skip("the kernel refused a PID namespace here")
+        token, _ = d.developer()
+        fn = unique("ns")
+        d.deploy_ok(fn, "function main() { return 1; }", token)
+        assert d.invoke(fn, token).status_code == 200
+        zyg, fnz, workers = _idle_after(d)
+        for p in workers + fnz:
+            nspid = _status(p)["NSpid"].split()
+            assert len(nspid) == 2 and int(nspid[1]) > 1, nspid  # a nested namespace, not its init
+        inits = [p for p in _children(zyg) if open(f"/proc/{p}/comm").read().strip() == "fnbox-pidns-ini"]
+        assert len(inits) == 1 and _status(inits[0])["NSpid"].split()[1] == "1"
+        everyone = workers + fnz + inits
+        os.kill(zyg, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and any(os.path.exists(f"/proc/{p}") and
+                                                  _status(p)["State"][0] != "Z" for p in everyone):
+            time.sleep(0.05)
+        left = [p for p in everyone if os.path.exists(f"/proc/{p}") and _status(p)["State"][0] != "Z"]
+        assert not left, left
+    finally:
+        d.stop(check=False)
+
+
+def _idle_after(d, timeout=5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        zyg, fnz, workers = worker_tree(d)
+        if workers:
+            return zyg, fnz, workers
+        time.sleep(0.05)
+    pytest.fail("no idle worker appeared")
