@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -1124,6 +1125,28 @@ int fnbox_cmd_keys_rotate(const struct fnbox_args *a)
     return perform(a, "POST", strdup("/v1/keys/rotate"), NULL, 0);
 }
 
+/* SHA-256 (hex) of the key whose SPKI DER is spki_hex: the name of an instance that
+ * 'keys import --from' expects. -1 when spki_hex is not hex or the digest fails. */
+static int key_fingerprint(const char *spki_hex, char out[65])
+{
+    unsigned char der[1024], md[32];
+    size_t n = 0;
+    unsigned int len = 0;
+    if (spki_hex == NULL || fnbox_unhex(spki_hex, der, sizeof der, &n) != 0 || n == 0 ||
+        EVP_Digest(der, n, md, &len, EVP_sha256(), NULL) != 1 || len != sizeof md)
+        return -1;
+    fnbox_hex(out, md, sizeof md);
+    return 0;
+}
+
+/* "<prefix><fingerprint of o[key]>" on stderr, so that stdout stays the server's response. */
+static void print_fingerprint(const json_t *o, const char *key, const char *prefix)
+{
+    char fp[65];
+    if (key_fingerprint(json_string_value(json_object_get(o, key)), fp) == 0)
+        fprintf(stderr, "%s%s\n", prefix, fp);
+}
+
 int fnbox_cmd_attest(const struct fnbox_args *a)
 {
     const char *given = opt1(a, OPT_NONCE), *out = opt1(a, OPT_OUT);
@@ -1156,6 +1179,8 @@ int fnbox_cmd_attest(const struct fnbox_args *a)
             fnbox_response_free(&r);
             return FNBOX_EXIT_ERROR;
         }
+        print_fingerprint(r.body, "public_key",
+                          "public key SHA-256 (for 'fnbox keys import --from'): ");
     }
     if (out != NULL && r.status >= 200 && r.status < 300 && save_raw(out, &r) != 0) {
         fnbox_response_free(&r);
@@ -1209,6 +1234,9 @@ int fnbox_cmd_keys_export(const struct fnbox_args *a)
     struct fnbox_response r;
     ex = send_request(a, "POST", "/v1/keys/export", report, &r);
     if (ex != 0) return ex;
+    if (r.status >= 200 && r.status < 300)
+        print_fingerprint(r.body, "source_public_key",
+                          "import on the peer with: fnbox keys import BUNDLE --from ");
     if (out != NULL && r.status >= 200 && r.status < 300) {
         mode_t old = umask(077); /* the bundle holds sealed keys: for the operator alone */
         int bad = save_raw(out, &r);
@@ -1223,8 +1251,14 @@ int fnbox_cmd_keys_export(const struct fnbox_args *a)
 
 int fnbox_cmd_keys_import(const struct fnbox_args *a)
 {
+    const char *from = opt1(a, OPT_FROM);
+    if (from == NULL || strlen(from) != 64 || !fnbox_is_hex(from))
+        return usage(a, "--from SHA256 is required: the SHA-256 (64 hex digits) of the exporting "
+                        "instance's public key ('fnbox attest' against it prints it)");
     int ex = 0;
     json_t *bundle = load_json_file(a->pos[0], BUNDLE_FILE_MAX, &ex);
     if (bundle == NULL) return ex;
-    return perform(a, "POST", strdup("/v1/keys/import"), bundle, 0);
+    char *path = strdup("/v1/keys/import");
+    add_query(a, &path, "source", from);
+    return perform(a, "POST", path, bundle, 0);
 }

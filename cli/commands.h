@@ -52,6 +52,7 @@ enum fnbox_opt {
     OPT_EXPECT_MEASUREMENT,
     OPT_INPUT,
     OPT_TO_ATTESTATION,
+    OPT_FROM,
     OPT_COUNT
 };
 

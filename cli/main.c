@@ -112,10 +112,13 @@ static const struct command commands[] = {
      "      software-only peer unless it runs with --trust-software-peers. --out: save the\n"
      "      bundle (mode 0600) instead of printing it. See docs/secrets.md.",
      0, 0, O(OPT_TO_ATTESTATION) | O(OPT_OUT), 0, fnbox_cmd_keys_export},
-    {"keys", "import", "FILE",
+    {"keys", "import", "FILE --from SHA256",
      "Import a bundle made by 'keys export' for this instance ('-': stdin) (admin): all of it\n"
-     "      or nothing.",
-     1, 1, 0, 0, fnbox_cmd_keys_import},
+     "      or nothing. --from (required): the SHA-256 of the exporting instance's public key,\n"
+     "      which 'fnbox attest' against that instance prints (and 'keys export' too); a bundle\n"
+     "      made by any other instance is refused. Only names this instance has no secret of\n"
+     "      are added; a bundle over an hour old is refused. See docs/secrets.md.",
+     1, 1, O(OPT_FROM), 0, fnbox_cmd_keys_import},
     {"attest", NULL, "[--nonce HEX] [--out FILE]",
      "Fetch an attestation report bound to HEX (default: a fresh random nonce, which the\n"
      "      report must echo). --out FILE: also save the response body as received.",
@@ -165,6 +168,7 @@ static const char *const opt_names[OPT_COUNT] = {
     [OPT_EXPECT_MEASUREMENT] = "expect-measurement",
     [OPT_INPUT] = "input",
     [OPT_TO_ATTESTATION] = "to-attestation",
+    [OPT_FROM] = "from",
 };
 
 enum {
@@ -211,6 +215,7 @@ static const struct option longopts[] = {
     {"expect-measurement", required_argument, NULL, G_CMD + OPT_EXPECT_MEASUREMENT},
     {"input", required_argument, NULL, G_CMD + OPT_INPUT},
     {"to-attestation", required_argument, NULL, G_CMD + OPT_TO_ATTESTATION},
+    {"from", required_argument, NULL, G_CMD + OPT_FROM},
     {NULL, 0, NULL, 0},
 };
 

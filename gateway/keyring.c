@@ -261,31 +261,63 @@ int keyring_transfer_out(struct keyring *kr, const struct seal_transfer_key *tk,
     return rc;
 }
 
-int keyring_transfer_in(struct keyring *kr, const struct seal_transfer_key *tk,
-                        const char *dek_id, const uint8_t *blob, size_t blob_len,
-                        uint8_t wrapped[SEAL_DEK_BLOB_LEN])
+/* The slot holding dek_id, or kr->n. Called with kr->mu held. */
+static size_t find_locked(const struct keyring *kr, const char *dek_id)
 {
-    if (strlen(dek_id) >= sizeof kr->deks[0].id) return -EINVAL;
-    uint8_t key[SEAL_KEY_LEN];
-    int rc = seal_transfer_dek_unwrap(tk, dek_id, blob, blob_len, key);
-    if (!rc) rc = seal_dek_wrap(&kr->kek, dek_id, key, wrapped);
-    if (rc) {
-        seal_wipe(key, sizeof key);
-        return rc;
-    }
-    pthread_mutex_lock(&kr->mu);
     size_t i = 0;
     while (i < kr->n && strcmp(kr->deks[i].id, dek_id) != 0) i++;
+    return i;
+}
+
+int keyring_transfer_open(struct keyring *kr, const struct seal_transfer_key *tk,
+                          const char *dek_id, const uint8_t *blob, size_t blob_len,
+                          uint8_t key[SEAL_KEY_LEN], uint8_t wrapped[SEAL_DEK_BLOB_LEN],
+                          int *held)
+{
+    *held = 0;
+    if (strlen(dek_id) >= sizeof kr->deks[0].id) return -EINVAL;
+    int rc = seal_transfer_dek_unwrap(tk, dek_id, blob, blob_len, key);
+    if (!rc) rc = seal_dek_wrap(&kr->kek, dek_id, key, wrapped);
+    if (!rc) {
+        pthread_mutex_lock(&kr->mu);
+        size_t i = find_locked(kr, dek_id);
+        if (i < kr->n) {
+            /* a known id under another key would make our rows unreadable: refuse */
+            if (CRYPTO_memcmp(kr->deks[i].key, key, SEAL_KEY_LEN) != 0) rc = -EEXIST;
+            else *held = 1;
+        }
+        pthread_mutex_unlock(&kr->mu);
+    }
+    if (rc) {
+        seal_wipe(key, SEAL_KEY_LEN);
+        seal_wipe(wrapped, SEAL_DEK_BLOB_LEN);
+    }
+    return rc;
+}
+
+int keyring_room(struct keyring *kr, size_t n)
+{
+    pthread_mutex_lock(&kr->mu);
+    int rc = n <= KEYRING_MAX - kr->n ? 0 : -ENOSPC;
+    pthread_mutex_unlock(&kr->mu);
+    return rc;
+}
+
+int keyring_add(struct keyring *kr, const char *dek_id, const uint8_t key[SEAL_KEY_LEN])
+{
+    if (strlen(dek_id) >= sizeof kr->deks[0].id) return -EINVAL;
+    int rc = 0;
+    pthread_mutex_lock(&kr->mu);
+    size_t i = find_locked(kr, dek_id);
     if (i < kr->n) {
-        if (CRYPTO_memcmp(kr->deks[i].key, key, sizeof key) != 0) rc = -EEXIST;
+        if (CRYPTO_memcmp(kr->deks[i].key, key, SEAL_KEY_LEN) != 0) rc = -EEXIST;
     } else if (kr->n == KEYRING_MAX) {
         rc = -ENOSPC;
     } else {
         struct dek *d = &kr->deks[kr->n++];
         snprintf(d->id, sizeof d->id, "%s", dek_id);
-        memcpy(d->key, key, sizeof key);
+        memcpy(d->key, key, SEAL_KEY_LEN);
     }
     pthread_mutex_unlock(&kr->mu);
-    seal_wipe(key, sizeof key);
     return rc;
 }

@@ -50,14 +50,26 @@ int keyring_open_secret(struct keyring *kr, const char *dek_id, const struct sea
                         const uint8_t *blob, size_t blob_len, uint8_t **pt, size_t *pt_len);
 
 /* Key migration. transfer_out seals DEK dek_id under a transfer key (-ENOENT: no such DEK).
- * transfer_in opens a transferred DEK, adds it to the keyring (when its id is new; the same
- * id holding another key: -EEXIST) and gives it wrapped under this instance's KEK for the
- * store. The DEK stays in memory even if the caller's transaction then fails: unreferenced,
- * it is harmless, and a retried import finds it. */
+ *
+ * The receiving side works in three steps so that nothing enters the keyring before the
+ * import that brings it is committed (a refused or failed import leaves the keyring as it
+ * was: no slot used, no id taken):
+ *   keyring_transfer_open opens a transferred DEK into the caller's key (the caller wipes it
+ *     with seal_wipe) and wraps it under this instance's KEK into wrapped, for the store.
+ *     *held: 1 when the keyring already holds dek_id with this very key, else 0. -EEXIST
+ *     when it holds dek_id with another key. Adds nothing.
+ *   keyring_room: 0 when n more DEKs fit, else -ENOSPC.
+ *   keyring_add, after the commit: adds dek_id with key (0 too when it is already held with
+ *     the same key; -EEXIST with another; -ENOSPC when full).
+ * The caller serialises against anything else that adds DEKs (rotate.h, keys_rotation_lock)
+ * so that what keyring_room promised still holds at keyring_add. */
 int keyring_transfer_out(struct keyring *kr, const struct seal_transfer_key *tk,
                          const char *dek_id, uint8_t blob[SEAL_DEK_BLOB_LEN]);
-int keyring_transfer_in(struct keyring *kr, const struct seal_transfer_key *tk,
-                        const char *dek_id, const uint8_t *blob, size_t blob_len,
-                        uint8_t wrapped[SEAL_DEK_BLOB_LEN]);
+int keyring_transfer_open(struct keyring *kr, const struct seal_transfer_key *tk,
+                          const char *dek_id, const uint8_t *blob, size_t blob_len,
+                          uint8_t key[SEAL_KEY_LEN], uint8_t wrapped[SEAL_DEK_BLOB_LEN],
+                          int *held);
+int keyring_room(struct keyring *kr, size_t n);
+int keyring_add(struct keyring *kr, const char *dek_id, const uint8_t key[SEAL_KEY_LEN]);
 
 #endif

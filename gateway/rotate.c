@@ -11,6 +11,16 @@
 
 static pthread_mutex_t rotating = PTHREAD_MUTEX_INITIALIZER;
 
+void keys_rotation_lock(void)
+{
+    pthread_mutex_lock(&rotating);
+}
+
+void keys_rotation_unlock(void)
+{
+    pthread_mutex_unlock(&rotating);
+}
+
 /* Rewraps one row under new_id. 1 moved, 0 skipped (changed meanwhile), -1 failed. */
 static int rewrap_one(struct app *app, const struct secret_ref *row, const char *new_id)
 {

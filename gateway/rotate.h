@@ -15,4 +15,11 @@
 /* *out: {"active","rewrapped","failed","dropped","deks":[...]}. 0 or a negative errno. */
 int keys_rotate(struct app *app, const char *actor, json_t **out);
 
+/* The lock every rotation holds from start to end. Key migration holds it too: an export so
+ * that its DEK list and its rows are one snapshot (a rotation in between would leave rows
+ * under a DEK the bundle does not carry), an import so that the DEKs it adds to the keyring
+ * after its commit cannot race a rotation's (keyring.h, keyring_room). Not recursive. */
+void keys_rotation_lock(void);
+void keys_rotation_unlock(void);
+
 #endif

@@ -50,7 +50,7 @@ void h_keys_import(struct request *r, char *p[MAX_PARAMS])
     if (!bundle) return;
     struct migrate_error e;
     json_t *out = NULL;
-    int rc = migrate_import(r->app, r->who.owner, bundle, &out, &e);
+    int rc = migrate_import(r->app, r->who.owner, bundle, http_query(r, "source"), &out, &e);
     json_decref(bundle);
     reply(r, rc, out, &e, 200);
 }

@@ -134,10 +134,12 @@ int store_dek_drop_unused(struct store *s, int64_t *dropped);
 int store_secret_all(struct store *s, size_t max, struct secret_ref **rows, size_t *n);
 
 /* Key migration, the receiving side: in one transaction, each DEK (wrapped under this
- * instance's KEK) is inserted as retired unless its id is stored already; each secret row is
- * inserted, or skipped when the same (owner, name, version) holds the same DEK id and blob;
- * and audit is appended. -EEXIST (nothing written; *conflict names the row) when a row with
- * that key holds something else. *inserted, *skipped count secret rows. */
+ * instance's KEK) is inserted as retired unless its id is stored already; the secret rows
+ * never change what this instance holds for a name: the rows of an (owner, name) it has no
+ * row for are inserted; a row of an (owner, name) it has is skipped when the same (owner,
+ * name, version) holds the same DEK id and blob here, and is a conflict otherwise (another
+ * value, or a version it does not have); audit is appended. -EEXIST (nothing written;
+ * *conflict names the row) on a conflict. *inserted, *skipped count secret rows. */
 struct transfer_dek {
     char id[40];
     uint8_t wrapped[SEAL_DEK_BLOB_LEN];

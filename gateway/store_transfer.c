@@ -2,6 +2,7 @@
  * transaction (store.h, store_transfer_import). */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gateway/store_internal.h"
@@ -30,6 +31,21 @@ static int same_row(struct store *s, const struct secret_ref *r)
                  ? 1
                  : -EEXIST;
     }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* 1: (owner, name) has at least one row here; 0: none; negative errno on failure. */
+static int name_has_rows(struct store *s, const struct secret_ref *r)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM secrets WHERE owner=? AND name=? LIMIT 1", -1,
+                           &st, NULL) != SQLITE_OK)
+        return store_fail(s, "prepare");
+    sqlite3_bind_text(st, 1, r->owner, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, r->name, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    int rc = step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 : store_fail(s, "read secret");
     sqlite3_finalize(st);
     return rc;
 }
@@ -64,9 +80,20 @@ static int insert_row(struct store *s, const struct secret_ref *r)
     sqlite3_bind_text(st, 4, r->dek_id, -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 5, r->blob, (int)r->blob_len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, r->created_at);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(s, "insert secret");
+    int step = sqlite3_step(st);
+    /* the same (owner, name, version) twice in one bundle: a conflict, not a fault */
+    int rc = step == SQLITE_DONE         ? 0
+             : step == SQLITE_CONSTRAINT ? -EEXIST
+                                         : store_fail(s, "insert secret");
     sqlite3_finalize(st);
     return rc;
+}
+
+static void name_conflict(const struct secret_ref *r, char *conflict, size_t conflict_len)
+{
+    if (conflict_len)
+        snprintf(conflict, conflict_len, "%s/%s version %lld", r->owner, r->name,
+                 (long long)r->version);
 }
 
 int store_transfer_import(struct store *s, const struct transfer_dek *deks, size_t n_deks,
@@ -76,19 +103,33 @@ int store_transfer_import(struct store *s, const struct transfer_dek *deks, size
 {
     *inserted = *skipped = 0;
     if (conflict_len) conflict[0] = 0;
+    /* which rows to insert is decided for every row before the first insert: a name this
+     * instance had no row for before the import takes all the bundle's rows, one it had takes
+     * none (each must be one it already holds, byte for byte) */
+    unsigned char *fresh = calloc(n_rows ? n_rows : 1, 1);
+    if (!fresh) return -ENOMEM;
     pthread_mutex_lock(&s->mu);
     int rc = store_exec(s, "BEGIN IMMEDIATE");
+    for (size_t i = 0; !rc && i < n_rows; i++) {
+        int has = name_has_rows(s, &rows[i]);
+        if (has < 0) rc = has;
+        else if (has == 0) fresh[i] = 1;
+        else {
+            int same = same_row(s, &rows[i]);
+            if (same == 1) (*skipped)++;
+            else {
+                /* 0: a version B does not have of a name it has; -EEXIST: another value */
+                rc = same == 0 ? -EEXIST : same;
+                if (rc == -EEXIST) name_conflict(&rows[i], conflict, conflict_len);
+            }
+        }
+    }
     for (size_t i = 0; !rc && i < n_deks; i++) rc = insert_dek(s, &deks[i], now);
     for (size_t i = 0; !rc && i < n_rows; i++) {
-        int same = same_row(s, &rows[i]);
-        if (same == 1) (*skipped)++;
-        else if (same == 0 && !(rc = insert_row(s, &rows[i]))) (*inserted)++;
-        else if (same < 0) {
-            rc = same;
-            if (rc == -EEXIST)
-                snprintf(conflict, conflict_len, "%s/%s version %lld", rows[i].owner,
-                         rows[i].name, (long long)rows[i].version);
-        }
+        if (!fresh[i]) continue;
+        rc = insert_row(s, &rows[i]);
+        if (!rc) (*inserted)++;
+        else if (rc == -EEXIST) name_conflict(&rows[i], conflict, conflict_len);
     }
     if (!rc && audit) {
         struct audit_record a = *audit;
@@ -100,5 +141,6 @@ int store_transfer_import(struct store *s, const struct transfer_dek *deks, size
         *inserted = *skipped = 0;
     }
     pthread_mutex_unlock(&s->mu);
+    free(fresh);
     return rc;
 }

@@ -2,7 +2,9 @@
 secrets to B only after verifying B's attestation report (fresh challenge nonce, expected
 measurement, software peers only with --trust-software-peers); B imports all or nothing and
 its functions read every secret. Attacks: replayed and forged challenges, altered reports,
-tampered bundles, a bundle for another instance, conflicting rows."""
+tampered bundles, a bundle for another instance, conflicting rows; and bundles built outside
+fnbox (forgebundle.py): from an instance the operator did not name, changing names B has,
+stale, with names the API refuses, or made to leave keys behind in B's keyring when refused."""
 
 import json
 import os
@@ -13,8 +15,13 @@ import pytest
 import shutil
 import tempfile
 
+import hashlib
+import threading
+import time
+
 import faketsm
 from conftest import binary, error_code, start_daemon, unique
+from forgebundle import Forger, new_dek
 
 TRUST = ["--trust-software-peers"]
 READ = """function main(input) {
@@ -44,6 +51,17 @@ def report(peer, nonce):
     r = peer.api("GET", "/v1/attestation", params={"nonce": nonce})
     assert r.status_code == 200, r.text
     return r.json()
+
+
+def fingerprint(d):
+    """What B's operator names with ?source= / --from: SHA-256 of the exporter's key."""
+    return hashlib.sha256(bytes.fromhex(report(d, "00" * 16)["public_key"])).hexdigest()
+
+
+def import_(d, bundle, source):
+    """POST /v1/keys/import?source=: bundle is the exporter's response text or a dict."""
+    kw = {"data": bundle} if isinstance(bundle, str) else {"json": bundle}
+    return d.api("POST", "/v1/keys/import", d.admin, params={"source": source}, **kw)
 
 
 def export(src, peer):
@@ -100,14 +118,14 @@ def test_secrets_written_on_a_are_readable_on_b(pair, owner_secrets):
     bundle = r.json()
     assert bundle["format"] == "fnbox-keys-v1"
     assert bundle["peer_public_key"] == report(b, "00" * 16)["public_key"]
-    imp = b.api("POST", "/v1/keys/import", b.admin, data=bundle_text)
+    imp = import_(b, bundle_text, fingerprint(a))
     assert imp.status_code == 200, imp.text
     assert imp.json()["secrets_imported"] == 2 * len(values)
     got = read_all(b, owner, values)
     assert got.status_code == 200, got.text
     assert got.json()["result"] == values  # the newest version of each
     # again, all already there: nothing changes
-    again = b.api("POST", "/v1/keys/import", b.admin, data=bundle_text)
+    again = import_(b, bundle_text, fingerprint(a))
     assert again.status_code == 200 and again.json()["secrets_imported"] == 0
     assert again.json()["secrets_skipped"] == 2 * len(values)
     # both sides audited it, naming the other's key
@@ -182,7 +200,7 @@ def test_unexpected_measurement_refused_unless_listed(tmp_path, pair):
         try:
             r = export(d, c)
             assert r.status_code == 200, r.text
-            assert c.api("POST", "/v1/keys/import", c.admin, data=r.text).status_code == 200
+            assert import_(c, r.text, fingerprint(d)).status_code == 200
         finally:
             d.stop()
     finally:
@@ -194,11 +212,11 @@ def test_bundle_only_opens_where_addressed_and_untampered(tmp_path, pair, owner_
     bundle = export(a, b).json()
     c = start_daemon(tmp_path / "c2", TRUST)
     try:
-        r = c.api("POST", "/v1/keys/import", c.admin, json=bundle)
+        r = import_(c, bundle, fingerprint(a))
         assert r.status_code == 409 and error_code(r) == "wrong_instance", r.text
         # relabelled for C: the signature no longer covers it
         forged = dict(bundle, peer_public_key=report(c, "00" * 16)["public_key"])
-        r = c.api("POST", "/v1/keys/import", c.admin, json=forged)
+        r = import_(c, forged, fingerprint(a))
         assert r.status_code == 422 and error_code(r) == "bundle_invalid", r.text
     finally:
         c.stop()
@@ -214,7 +232,7 @@ def test_bundle_only_opens_where_addressed_and_untampered(tmp_path, pair, owner_
             t["secrets"].pop()
         else:
             t["signature"] = t["signature"][:-4] + "0000"
-        r = b.api("POST", "/v1/keys/import", b.admin, json=t)
+        r = import_(b, t, fingerprint(a))
         assert r.status_code == 422 and error_code(r) == "bundle_invalid", (mutate, r.text)
 
 
@@ -228,7 +246,7 @@ def test_conflicting_row_refuses_the_whole_import(tmp_path, pair):
     try:
         tb = b2.create_token("developer", owner)["token"]
         assert b2.api("PUT", "/v1/secrets/y", tb, json={"value": "b-own"}).status_code == 201
-        r = b2.api("POST", "/v1/keys/import", b2.admin, data=export(a, b2).text)
+        r = import_(b2, export(a, b2).text, fingerprint(a))
         assert r.status_code == 409 and error_code(r) == "conflict", r.text
         assert f"{owner}/y" in r.json()["error"]["message"]
         listed = b2.api("GET", "/v1/secrets", tb).json()
@@ -263,9 +281,20 @@ def test_cli_round_trip(tmp_path, pair):
         out = tmp_path / "bundle.json"
         p = cli(a, a.admin, "keys", "export", "--to-attestation", str(peer), "--out", str(out))
         assert p.returncode == 0, p.stderr
+        assert p.stderr.strip().endswith("--from " + fingerprint(a))
         assert os.stat(out).st_mode & 0o077 == 0
-        p = cli(b3, b3.admin, "keys", "import", str(out))
+        # B's operator learns A's key from A's attestation, and names it
+        p = cli(a, None, "attest")
         assert p.returncode == 0, p.stderr
+        fp = p.stderr.strip().rsplit(" ", 1)[-1]
+        assert fp == fingerprint(a)
+        p = cli(b3, b3.admin, "keys", "import", str(out))
+        assert p.returncode == 2 and "--from" in p.stderr  # required
+        p = cli(b3, b3.admin, "keys", "import", str(out), "--from", fingerprint(b3))
+        assert p.returncode != 0 and "unexpected_source" in p.stderr + p.stdout
+        p = cli(b3, b3.admin, "keys", "import", str(out), "--from", fp)
+        assert p.returncode == 0, p.stderr
+        assert json.loads(p.stdout)["source"] == fp
         assert json.loads(p.stdout)["secrets_imported"] >= 1
         assert read_all(b3, owner, ["api_key"]).json()["result"] == {"api_key": "cli-canary"}
         # the used challenge cannot be spent twice
@@ -282,7 +311,7 @@ def _export_and_read(exporter, peer):
     assert exporter.api("PUT", "/v1/secrets/key", t, json={"value": "v-" + owner}).status_code == 201
     r = export(exporter, peer)
     assert r.status_code == 200, r.text
-    imp = peer.api("POST", "/v1/keys/import", peer.admin, data=r.text)
+    imp = import_(peer, r.text, fingerprint(exporter))
     assert imp.status_code == 200, imp.text
     assert read_all(peer, owner, ["key"]).json()["result"] == {"key": "v-" + owner}
 
@@ -330,3 +359,215 @@ def test_secp256k1_peer(tmp_path):
             a.stop()
     finally:
         peer.stop()
+
+
+# --- bundles from elsewhere (forgebundle.py) -----------------------------------------------
+
+def secret_names(d, owner):
+    r = d.api("GET", "/v1/secrets", d.admin, params={"owner": owner})
+    assert r.status_code == 200, r.text
+    return sorted(s["name"] for s in r.json()["secrets"])
+
+
+@pytest.fixture()
+def fresh_b(tmp_path):
+    b = start_daemon(tmp_path / "fb", TRUST)
+    yield b
+    b.stop()
+
+
+def test_import_must_name_its_source(pair, owner_secrets, fresh_b):
+    """A genuine bundle of A is accepted only when B's operator names A."""
+    a, _ = pair
+    b = fresh_b
+    text = export(a, b).text
+    r = b.api("POST", "/v1/keys/import", b.admin, data=text)
+    assert r.status_code == 400 and "source" in r.json()["error"]["message"], r.text
+    r = import_(b, text, "zz" * 32)
+    assert r.status_code == 400, r.text
+    r = import_(b, text, fingerprint(b))
+    assert r.status_code == 403 and error_code(r) == "unexpected_source", r.text
+    assert fingerprint(a) in r.json()["error"]["message"]
+    assert [e for e in audit_actions(b) if e["action"] == "keys.import"] == []
+    r = import_(b, text, fingerprint(a).upper())
+    assert r.status_code == 200 and r.json()["source"] == fingerprint(a), r.text
+
+
+def test_another_instance_cannot_plant_values(pair, owner_secrets, tmp_path):
+    """The review's reproduction: an unrelated fnboxd C (same build, same flags) exports to B
+    (B's key is public) a secret named like one of B's; B's admin, expecting A, imports."""
+    a, b = pair
+    owner, values = owner_secrets
+    c = start_daemon(tmp_path / "c", TRUST)
+    try:
+        tc = c.create_token("developer", owner)["token"]
+        assert c.api("PUT", "/v1/secrets/k0", tc, json={"value": "planted"}).status_code == 201
+        assert c.api("PUT", "/v1/secrets/new", tc, json={"value": "planted"}).status_code == 201
+        r = import_(b, export(c, b).text, fingerprint(a))
+        assert r.status_code == 403 and error_code(r) == "unexpected_source", r.text
+    finally:
+        c.stop()
+    assert "new" not in secret_names(b, owner)
+
+
+def test_forged_bundle_from_the_named_source_imports(fresh_b):
+    """The forger's bundles are well formed: one that only adds a new name is accepted from
+    the source the operator names (what the refusals below refuse is their content)."""
+    b = fresh_b
+    f = Forger()
+    owner = unique("fg")
+    dek, key = new_dek()
+    bundle = f.bundle(report(b, "00" * 16), {dek: key}, [(owner, "k", 1, dek, "forged-ok")])
+    r = import_(b, bundle, f.fingerprint)
+    assert r.status_code == 200 and r.json()["secrets_imported"] == 1, r.text
+    assert read_all(b, owner, ["k"]).json()["result"] == {"k": "forged-ok"}
+
+
+def test_import_never_changes_a_name_b_has(fresh_b):
+    """Even from the named source, a bundle cannot add version N+1 of a secret B has (reads
+    take the newest version), nor anything else for that name."""
+    b = fresh_b
+    f = Forger()
+    owner = unique("own")
+    tb = b.create_token("developer", owner)["token"]
+    assert b.api("PUT", "/v1/secrets/k", tb, json={"value": "b-own"}).status_code == 201
+    rep = report(b, "00" * 16)
+    dek, key = new_dek()
+    for rows in ([(owner, "k", 2, dek, "evil")],                      # the next version
+                 [(owner, "k", 7, dek, "evil"), (owner, "z", 1, dek, "z")]):  # with a new name
+        r = import_(b, f.bundle(rep, {dek: key}, rows), f.fingerprint)
+        assert r.status_code == 409 and error_code(r) == "conflict", r.text
+        assert f"{owner}/k" in r.json()["error"]["message"]
+    assert secret_names(b, owner) == ["k"]
+    assert read_all(b, owner, ["k"]).json()["result"] == {"k": "b-own"}
+    # B's own DEK id under another key: refused before anything is stored
+    own_dek = b.api("GET", "/v1/keys", b.admin).json()["deks"][0]["id"]
+    r = import_(b, f.bundle(rep, {own_dek: os.urandom(32)}, [(owner, "q", 1, own_dek, "q")]),
+                f.fingerprint)
+    assert r.status_code == 409 and error_code(r) == "conflict", r.text
+    assert secret_names(b, owner) == ["k"]
+
+
+def test_stale_and_future_bundles_expire(fresh_b):
+    b = fresh_b
+    f = Forger()
+    owner = unique("old")
+    rep = report(b, "00" * 16)
+    dek, key = new_dek()
+    now = int(time.time())
+    for made in (now - 3600 - 120, now + 3600, now - 10 ** 9):
+        r = import_(b, f.bundle(rep, {dek: key}, [(owner, "k", 1, dek, "v")], made=made),
+                    f.fingerprint)
+        assert r.status_code == 422 and error_code(r) == "bundle_expired", (made, r.text)
+    assert secret_names(b, owner) == []
+    r = import_(b, f.bundle(rep, {dek: key}, [(owner, "k", 1, dek, "v")], made=now - 600),
+                f.fingerprint)
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("owner,name,version", [
+    ("ok", "a/b", 1), ("ok", "x\x01y", 1), ("ok", "", 1), ("ok", "n" * 129, 1),
+    ("Bad/Owner", "k", 1), ("", "k", 1), ("ok", "k", 0), ("ok", "k", 2 ** 31 + 1),
+    ("ok", "k", 2 ** 40)])
+def test_rows_the_api_could_not_make_are_refused(fresh_b, owner, name, version):
+    b = fresh_b
+    f = Forger()
+    good = unique("nm")
+    owner = good if owner == "ok" else owner
+    dek, key = new_dek()
+    bundle = f.bundle(report(b, "00" * 16), {dek: key},
+                      [(good, "fine", 1, dek, "fine"), (owner, name, version, dek, "v")])
+    r = import_(b, bundle, f.fingerprint)
+    assert r.status_code == 400 and error_code(r) == "invalid_request", r.text
+    assert secret_names(b, good) == []
+
+
+def test_refused_import_cannot_park_a_dek_id(pair, owner_secrets, fresh_b):
+    """A refused import adds nothing to B's keyring: not a DEK id a later genuine import
+    needs, under a wrong key (then: 409 for the genuine bundle), nor (below) enough DEKs to
+    fill its 64 slots (then: 507)."""
+    a, _ = pair
+    b = fresh_b
+    f = Forger()
+    owner = unique("park")
+    rep = report(b, "00" * 16)
+    genuine = export(a, b).text
+    a_deks = [d["id"] for d in json.loads(genuine)["deks"]]
+    # A's DEK ids (they are in any bundle of A, and on A's GET /v1/keys) under keys of the
+    # forger's, with a row that does not open: refused after the DEKs opened
+    for dek in a_deks:
+        r = import_(b, f.bundle(rep, {dek: os.urandom(32)}, [(owner, "k", 1, "dek_00", "x")]),
+                    f.fingerprint)
+        assert r.status_code == 422 and error_code(r) == "bundle_invalid", r.text
+    r = import_(b, genuine, fingerprint(a))
+    assert r.status_code == 200, r.text  # not 409: no id was left parked under a wrong key
+    o, values = owner_secrets
+    assert read_all(b, o, values).json()["result"] == values
+
+
+def test_refused_imports_use_no_keyring_slots(pair, owner_secrets, fresh_b):
+    a, _ = pair
+    b = fresh_b
+    f = Forger()
+    owner = unique("slots")
+    rep = report(b, "00" * 16)
+    genuine = export(a, b).text
+    # more refused imports than the keyring has slots, each bringing a fresh DEK
+    for i in range(70):
+        dek, key = new_dek()
+        b_tampered = f.bundle(rep, {dek: key}, [(owner, "k", 1, dek, "x")])
+        blob = b_tampered["secrets"][0]["blob"]
+        b_tampered["secrets"][0]["blob"] = blob[:-2] + ("00" if blob[-2:] != "00" else "01")
+        f.sign(b_tampered)
+        r = import_(b, b_tampered, f.fingerprint)
+        assert r.status_code == 422 and error_code(r) == "bundle_invalid", (i, r.text)
+    assert secret_names(b, owner) == []
+    r = import_(b, genuine, fingerprint(a))
+    assert r.status_code == 200, r.text
+    o, values = owner_secrets
+    assert read_all(b, o, values).json()["result"] == values
+    # and the imported keys are what B's keyring now holds: a restart agrees
+    b.restart()
+    assert read_all(b, o, values).json()["result"] == values
+
+
+def test_export_is_one_snapshot_under_rotation(tmp_path):
+    """Rotations running during exports: every bundle must carry the DEK of every row it holds
+    (export holds the rotation lock), or B's import of it fails (422)."""
+    a = start_daemon(tmp_path / "ra", TRUST)
+    b = start_daemon(tmp_path / "rb", TRUST)
+    try:
+        owner = unique("snap")
+        t = a.create_token("developer", owner)["token"]
+        for i in range(150):
+            assert a.api("PUT", f"/v1/secrets/s{i}", t, json={"value": f"v{i}"}).status_code == 201
+        stop = threading.Event()
+        rotations = []
+
+        def rotate():
+            # each rotation keeps its DEK in A's memory (64 slots): stay well below
+            while not stop.is_set() and len(rotations) < 40:
+                rotations.append(a.api("POST", "/v1/keys/rotate", a.admin, timeout=60).status_code)
+
+        th = threading.Thread(target=rotate)
+        th.start()
+        bundles = []
+        try:
+            while th.is_alive() and len(bundles) < 40:
+                r = export(a, b)
+                assert r.status_code == 200, r.text
+                bundles.append(r.text)
+        finally:
+            stop.set()
+            th.join()
+        assert rotations and set(rotations) == {200}
+        for text in bundles:
+            bundle = json.loads(text)
+            carried = {d["id"] for d in bundle["deks"]}
+            assert {row["dek_id"] for row in bundle["secrets"]} <= carried
+        imp = import_(b, bundles[-1], fingerprint(a))
+        assert imp.status_code == 200, imp.text
+        assert read_all(b, owner, ["s0", "s149"]).json()["result"] == {"s0": "v0", "s149": "v149"}
+    finally:
+        a.stop()
+        b.stop()
