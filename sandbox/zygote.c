@@ -434,6 +434,12 @@ void zygote_serve(struct zygote_state *zs)
     for (size_t i = 0; i < zs->nidle; i++) close(zs->idle[i].gateway_fd);
     for (size_t i = 0; i < FNZ_MAX; i++)
         if (zs->fnz[i].used) kill(zs->fnz[i].pid, SIGKILL);
+    /* The PID namespace's init leaves (the kernel then kills everything in the namespace),
+     * and every child is reaped here: orphaned, they would wait for the host's init to reap
+     * them, and the namespace (its init included) would linger until it did. */
+    if (zs->pidns_alive_fd >= 0) close(zs->pidns_alive_fd);
+    while (waitpid(-1, NULL, 0) > 0 || errno == EINTR) {
+    }
 }
 
 void zygote_main(const struct zygote_config *cfg, int ctrl_fd)
