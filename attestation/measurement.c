@@ -82,6 +82,7 @@ int measure_config(const struct config *c, const uint8_t exe[32], const uint8_t 
     fprintf(f, "sealing_policy=%s\n", c->sealing_policy);
     /* function zygotes compile user code in a process that may fork: a different trust shape */
     fprintf(f, "function_zygotes=%ld\n", c->function_zygotes);
+    fprintf(f, "namespaces=%ld\n", c->namespaces);
     /* which key signs reports, receipts and checkpoints, and so which chains accept them */
     fprintf(f, "key_scheme=%s\n", c->key_scheme);
     /* who may receive this instance's keys is as security-relevant as the sealing policy */

@@ -43,6 +43,9 @@ static const struct flag flags[] = {
     {"queue", K_LONG, OFF(queue), 0, 1, 1000000, "256",
      "invocations waiting for a worker; beyond it: 503 overloaded"},
     {"threads", K_LONG, OFF(threads), 0, 1, 256, "2", "HTTP threads"},
+    {"namespaces", K_LONG, OFF(namespaces), 0, 0, 1, "1",
+     "1: the zygote and workers enter the namespaces the kernel allows; 0: none (as on a kernel "
+     "that refuses them; for comparison)"},
     {"function-zygotes", K_LONG, OFF(function_zygotes), 0, 0, 1, "1",
      "1: compile each invoked function once, in a function zygote that forks its workers; "
      "0: every worker compiles"},

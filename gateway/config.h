@@ -20,6 +20,7 @@ struct config {
     long gateway_uid;
     struct fn_limits max; /* operator maxima for function limits */
     long max_workers, prefork, queue, threads, per_ip_connections, connection_timeout;
+    long namespaces;       /* 0: enter no namespace (measured) */
     long function_zygotes; /* 1: precompiled workers from function zygotes (sandbox/fn_zygote.c) */
     long max_body_bytes;
     long max_response_bytes;

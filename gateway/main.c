@@ -216,6 +216,7 @@ static int worker_identity(const struct config *cfg, struct zygote_config *zc)
     zc->worker_gid = (gid_t)cfg->worker_uid;
     zc->max_workers = (int)cfg->max_workers;
     zc->prefork = (int)cfg->prefork;
+    zc->namespaces = cfg->namespaces != 0;
     if (!zc->switch_uid) return 0;
     struct passwd *pw = getpwuid(zc->worker_uid);
     if (pw) zc->worker_gid = pw->pw_gid;

@@ -345,8 +345,10 @@ static int zygote_init(struct zygote_state *zs)
      * (forbidden). Fix the zone to UTC and load it now, once. */
     if (setenv("TZ", "UTC0", 1) != 0) return -errno;
     tzset();
-    enter_namespaces(zs);
-    enter_pid_namespace(zs);
+    if (zs->cfg.namespaces) {
+        enter_namespaces(zs);
+        enter_pid_namespace(zs);
+    }
     if ((rc = confine_drop_bounding_set())) return rc;
     zs->hello.bounding_dropped = prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0) == 0;
     if ((rc = js_heap_create(&zs->heap))) return rc;
@@ -358,7 +360,7 @@ static int zygote_init(struct zygote_state *zs)
     zs->hello.uid_switch = (uint8_t)zs->cfg.switch_uid;
     zs->hello.worker_uid = zs->cfg.switch_uid ? zs->cfg.worker_uid : geteuid();
     zs->hello.baseline_vm = vm_size_bytes();
-    zs->hello.fs_hidden = (uint8_t)hide_filesystem();
+    zs->hello.fs_hidden = zs->cfg.namespaces ? (uint8_t)hide_filesystem() : 0;
     /* last: from here the zygote can fork, pass descriptors and reap, nothing more */
     if ((rc = seccomp_policy_load_zygote())) {
         LOG_E("cannot load the zygote's seccomp filter: %s", strerror(-rc));

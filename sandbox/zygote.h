@@ -28,6 +28,7 @@ struct zygote_config {
     gid_t worker_gid;
     int max_workers;
     int prefork; /* idle confined workers kept ready (0: fork on demand only) */
+    int namespaces; /* 0: enter none (as where the kernel refuses them), for comparison */
 };
 
 struct zygote {

@@ -32,9 +32,16 @@ FORBIDDEN = [
 ALLOWED = {"getrandom": 16, "clock_gettime": 0, "mmap_rw": 1}
 
 
-@pytest.fixture(scope="module")
-def hooked(tmp_path_factory):
-    d = start_daemon(tmp_path_factory.mktemp("hooked"), binary_name="fnboxd-testhooks")
+@pytest.fixture(scope="module", params=["1", "0"], ids=["namespaces", "no-namespaces"])
+def hooked(tmp_path_factory, request):
+    # every attack also where no namespace is available (--namespaces 0 behaves as a kernel
+    # that refuses them): seccomp, rlimits and identity must hold on their own
+    d = start_daemon(tmp_path_factory.mktemp("hooked"), ["--namespaces", request.param],
+                     binary_name="fnboxd-testhooks")
+    if request.param == "0":
+        conf = d.api("GET", "/readyz").json()["confinement"]
+        assert not any(conf[k] for k in ("net_namespace", "ipc_namespace", "uts_namespace",
+                                         "pid_namespace", "mount_namespace_empty_root"))
     d.deploy_ok("sc", "function main(i) { return __fnbox_test_syscall(i.name); }\n", d.admin)
     yield d
     d.stop()
