@@ -125,11 +125,13 @@ run: deps
 	$(MAKE) all
 	@scripts/run.sh
 
-# bench/run.sh measures fnbox alone; bench/peers.sh then runs fnbox side by side with workerd,
-# Deno and Node (installed from npm into bench/.peers/). BENCH_PEERS=0 skips the peers.
+# bench/run.sh measures fnbox alone; bench/ab.sh what namespaces and function zygotes cost
+# (BENCH_AB=0 skips it); bench/peers.sh then runs fnbox side by side with workerd, Deno and
+# Node (installed from npm into bench/.peers/). BENCH_PEERS=0 skips the peers.
 bench: deps
 	$(MAKE) all
 	@bench/run.sh
+	@if [ "$${BENCH_AB:-1}" != 0 ]; then bench/ab.sh; fi
 	@if [ "$${BENCH_PEERS:-1}" != 0 ]; then bench/peers.sh; fi
 
 format:
