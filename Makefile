@@ -30,7 +30,7 @@ GW_SRC  := $(filter-out runtime/% sandbox/zygote.c sandbox/fn_zygote.c sandbox/c
                         sandbox/seccomp_policy.c,$(MOD_SRC))
 # fnbox-zygote: what workers need and nothing else, linked statically (libc aside) so that
 # each fork copies a handful of mappings instead of fnboxd's two hundred.
-ZYG_SRC := $(wildcard common/*.c runtime/*.c) sandbox/zygote.c sandbox/fn_zygote.c \
+ZYG_SRC := $(wildcard common/*.c runtime/*.c) sandbox/zygote.c sandbox/fn_zygote.c sandbox/zygote_msg.c \
            sandbox/confine.c sandbox/seccomp_policy.c sandbox/zygote_exe.c
 LDLIBS_Z := -Wl,-Bstatic -lseccomp -ljansson -lcrypto -Wl,-Bdynamic -lm
 # the CLI verifies reports and receipts with the same code that defines their formats

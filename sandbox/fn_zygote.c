@@ -214,34 +214,12 @@ void fnz_kill(struct zygote_state *zs, uint64_t job_id)
     }
 }
 
-/* One message and the descriptor it may carry (-1: none). */
-static ssize_t recv_msg(int fd, struct zyg_message *m, int *passed)
-{
-    struct iovec iov = {.iov_base = m, .iov_len = sizeof *m};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct msghdr mh = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
-    ssize_t n;
-    do {
-        n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-    } while (n < 0 && errno == EINTR);
-    *passed = -1;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); n > 0 && c; c = CMSG_NXTHDR(&mh, c))
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-            c->cmsg_len == CMSG_LEN(sizeof(int)))
-            memcpy(passed, CMSG_DATA(c), sizeof *passed);
-    return n;
-}
-
 void fnz_message(struct zygote_state *zs, size_t i)
 {
     struct fn_zygote *f = &zs->fnz[i];
     struct zyg_message m;
     int fd;
-    ssize_t n = recv_msg(f->fd, &m, &fd);
+    ssize_t n = zygote_recv_msg(f->fd, &m, &fd, MSG_DONTWAIT);
     if (n < 0 && errno == EAGAIN) return;
     if (n != (ssize_t)sizeof m) { /* it exited (a compile error, a limit) or spoke nonsense */
         if (fd >= 0) close(fd);

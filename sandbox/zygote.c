@@ -32,32 +32,6 @@
 
 #include "sandbox/zygote_internal.h"
 
-int zygote_send_msg(int fd, uint32_t op, int32_t value, uint64_t job_id, pid_t pid, int pass_fd)
-{
-    struct zyg_message m = {.op = op, .value = value, .job_id = job_id, .pid = pid};
-    struct iovec iov = {.iov_base = &m, .iov_len = sizeof m};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-    if (pass_fd >= 0) {
-        memset(&u, 0, sizeof u);
-        mh.msg_control = u.buf;
-        mh.msg_controllen = sizeof u.buf;
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
-    }
-    ssize_t w;
-    do {
-        w = sendmsg(fd, &mh, MSG_NOSIGNAL);
-    } while (w < 0 && errno == EINTR);
-    return w == (ssize_t)sizeof m ? 0 : -1;
-}
-
 static int write_file(const char *path, const char *text)
 {
     int fd = open(path, O_WRONLY | O_CLOEXEC);

@@ -12,6 +12,7 @@
 
 #include "common/frame.h"
 #include "common/log.h"
+#include "sandbox/zygote_msg.h"
 
 #define SPAWN_TIMEOUT_MS 10000
 
@@ -87,20 +88,8 @@ static void *reader_main(void *arg)
     struct zclient *zc = arg;
     for (;;) {
         struct zyg_message m;
-        struct iovec iov = {.iov_base = &m, .iov_len = sizeof m};
-        union {
-            char buf[CMSG_SPACE(sizeof(int))];
-            struct cmsghdr align;
-        } u;
-        struct msghdr mh = {
-            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
-        ssize_t n = recvmsg(zc->ctrl_fd, &mh, MSG_CMSG_CLOEXEC);
-        if (n < 0 && errno == EINTR) continue;
-        int fd = -1;
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); n > 0 && c; c = CMSG_NXTHDR(&mh, c))
-            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-                c->cmsg_len == CMSG_LEN(sizeof(int)))
-                memcpy(&fd, CMSG_DATA(c), sizeof fd);
+        int fd;
+        ssize_t n = zygote_recv_msg(zc->ctrl_fd, &m, &fd, 0);
         if (n != (ssize_t)sizeof m) {
             if (fd >= 0) close(fd);
             break;

@@ -9,6 +9,7 @@
 
 #include "runtime/js_heap.h"
 #include "sandbox/zygote.h"
+#include "sandbox/zygote_msg.h"
 
 #define SLACK_AS_BYTES (64ull << 20)
 #define ZYGOTE_POOL_MAX 8
@@ -67,7 +68,6 @@ struct zygote_state {
 };
 
 
-int zygote_send_msg(int fd, uint32_t op, int32_t value, uint64_t job_id, pid_t pid, int pass_fd);
 /* An ordinary worker for req (from the idle pool or forked now), answered to fnboxd. */
 void zygote_spawn(struct zygote_state *zs, const struct zyg_request *req);
 /* The request loop (both kinds of zygote); returns when fnboxd (or the zygote) is gone. */

@@ -325,7 +325,8 @@ def dev(daemon):
     return daemon.developer()
 
 
-def _kids(pid):
+def children(pid):
+    """Direct children of pid, from /proc."""
     out = []
     for p in os.listdir("/proc"):
         if not p.isdigit():
@@ -333,10 +334,10 @@ def _kids(pid):
         try:
             with open(f"/proc/{p}/stat") as f:
                 st = f.read()
-        except OSError:
-            continue
-        if int(st[st.rfind(")") + 2:].split()[1]) == pid:
-            out.append(int(p))
+            if int(st[st.rfind(")") + 2:].split()[1]) == pid:
+                out.append(int(p))
+        except (OSError, ValueError):
+            pass
     return out
 
 
@@ -347,19 +348,19 @@ def _is_function_zygote(pid):
             return True
     except OSError:
         pass
-    return bool(_kids(pid))
+    return bool(children(pid))
 
 
 def worker_tree(d):
     """(zygote pid, [function zygote pids], [worker pids]) under fnboxd d: workers are the
     zygote's own children and the function zygotes' children."""
-    zs = [p for p in _kids(d.proc.pid) if open(f"/proc/{p}/comm").read().strip() == "fnbox-zygote"]
+    zs = [p for p in children(d.proc.pid) if open(f"/proc/{p}/comm").read().strip() == "fnbox-zygote"]
     assert len(zs) == 1, zs
     fnz, workers = [], []
-    for p in _kids(zs[0]):
+    for p in children(zs[0]):
         if open(f"/proc/{p}/comm").read().strip() == "fnbox-pidns-ini":
             continue  # PID 1 of the workers' PID namespace
         (fnz if _is_function_zygote(p) else workers).append(p)
     for f in fnz:
-        workers.extend(_kids(f))
+        workers.extend(children(f))
     return zs[0], fnz, workers

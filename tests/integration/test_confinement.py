@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import start_daemon, unique, worker_tree
+from conftest import children, start_daemon, unique, worker_tree
 
 FORBIDDEN = [
     "socket", "socket_unix", "connect", "open", "openat", "openat2", "execve", "execveat",
@@ -62,21 +62,6 @@ def test_allowed_syscalls_still_work(hooked, name, value):
     assert r.json()["result"] == value
 
 
-def _children(pid):
-    out = []
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                s = f.read()
-            if int(s[s.rfind(")") + 2:].split()[1]) == pid:
-                out.append(int(p))
-        except (OSError, ValueError):
-            pass
-    return out
-
-
 def _status(pid):
     with open(f"/proc/{pid}/status") as f:
         return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
@@ -93,7 +78,7 @@ def _limits(pid):
 
 
 def _zygote(d):
-    zs = [p for p in _children(d.proc.pid) if open(f"/proc/{p}/comm").read().strip() == "fnbox-zygote"]
+    zs = [p for p in children(d.proc.pid) if open(f"/proc/{p}/comm").read().strip() == "fnbox-zygote"]
     assert len(zs) == 1, zs
     return zs[0]
 
@@ -220,7 +205,7 @@ def test_workers_live_in_a_pid_namespace_that_dies_with_the_zygote(tmp_path):
         for p in workers + fnz:
             nspid = _status(p)["NSpid"].split()
             assert len(nspid) == 2 and int(nspid[1]) > 1, nspid  # a nested namespace, not its init
-        inits = [p for p in _children(zyg) if open(f"/proc/{p}/comm").read().strip() == "fnbox-pidns-ini"]
+        inits = [p for p in children(zyg) if open(f"/proc/{p}/comm").read().strip() == "fnbox-pidns-ini"]
         assert len(inits) == 1 and _status(inits[0])["NSpid"].split()[1] == "1"
         everyone = workers + fnz + inits
         os.kill(zyg, signal.SIGKILL)

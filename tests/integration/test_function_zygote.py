@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import error_code, start_daemon, unique
+from conftest import error_code, start_daemon, unique, worker_tree
 
 STATEFUL = """var calls = 0;
 function main(input) {
@@ -50,30 +50,13 @@ def d(tmp_path_factory):
     daemon.stop()
 
 
-def _children(pid):
-    out = []
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                with open(f"/proc/{p}/stat") as f:
-                    st = f.read()
-            except OSError:
-                continue
-            if int(st[st.rfind(")") + 2:].split()[1]) == pid:
-                out.append(int(p))
-    return out
-
-
 def _status(pid):
     with open(f"/proc/{pid}/status") as f:
         return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
 
 
 def function_zygotes(d):
-    """Children of the zygote that have workers of their own (the function zygotes)."""
-    zygotes = [p for p in _children(d.proc.pid) if open(f"/proc/{p}/comm").read().strip() == "fnbox-zygote"]
-    assert len(zygotes) == 1
-    return [p for p in _children(zygotes[0]) if _children(p)]
+    return worker_tree(d)[1]
 
 
 def test_precompiled_workers_start_fresh(d):
