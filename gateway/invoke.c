@@ -257,8 +257,8 @@ int invoke_run(struct zclient *zc, const struct invoke_request *req, struct invo
     close(wh.fd);
     /* Whatever it answered, the worker's job is over: a worker that keeps running after its
      * answer (a compromised engine) must not outlive its accounting. Killing a worker that is
-     * already exiting is harmless. */
-    zclient_kill(zc, wh.job_id);
+     * already exiting is harmless. Its exit status is not needed any more. */
+    zclient_kill_forget(zc, wh.job_id);
     zclient_release(zc, wh.job_id);
     metrics_workers_busy(-1);
     clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -202,14 +202,19 @@ int fnz_spawn(struct zygote_state *zs, const struct zyg_request *req)
     return 1;
 }
 
-void fnz_kill(struct zygote_state *zs, uint64_t job_id)
+void fnz_kill(struct zygote_state *zs, uint64_t job_id, int forget)
 {
     for (size_t i = 0; i < FNZ_MAX; i++) {
         struct fn_zygote *f = &zs->fnz[i];
-        if (!f->used || !job_of(f, job_id)) continue;
-        struct zyg_request kill_req = {.op = ZYG_KILL, .job_id = job_id};
+        struct fn_job *j = f->used ? job_of(f, job_id) : NULL;
+        if (!j) continue;
+        /* a job not yet handed a worker keeps waiting for one: only its worker is killed */
+        int drop = forget && j->spawned;
+        struct zyg_request kill_req = {.op = drop ? ZYG_KILL_FORGET : ZYG_KILL, .job_id = job_id};
         if (send(f->fd, &kill_req, sizeof kill_req, MSG_NOSIGNAL) != (ssize_t)sizeof kill_req)
             retire(zs, f);
+        else if (drop)
+            drop_job(f, j); /* no exit status will come, and none is owed */
         return;
     }
 }

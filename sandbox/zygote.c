@@ -208,10 +208,14 @@ static int refill_pool(struct zygote_state *zs)
     return 1;
 }
 
-static void kill_job(struct zygote_state *zs, uint64_t job_id)
+/* forget: fnboxd has its answer and wants no exit status; the child is still reaped */
+static void kill_job(struct zygote_state *zs, uint64_t job_id, int forget)
 {
     for (size_t i = 0; i < zs->nchildren; i++)
-        if (zs->children[i].job_id == job_id) kill(zs->children[i].pid, SIGKILL);
+        if (zs->children[i].job_id == job_id) {
+            kill(zs->children[i].pid, SIGKILL);
+            if (forget) zs->children[i].job_id = 0;
+        }
 }
 
 static void reap(struct zygote_state *zs)
@@ -360,8 +364,9 @@ static void handle_request(struct zygote_state *zs, const struct zyg_request *re
         zygote_spawn(zs, req);
         return;
     case ZYG_KILL:
-        kill_job(zs, req->job_id);
-        if (!zs->heap.precompiled) fnz_kill(zs, req->job_id);
+    case ZYG_KILL_FORGET:
+        kill_job(zs, req->job_id, req->op == ZYG_KILL_FORGET);
+        if (!zs->heap.precompiled) fnz_kill(zs, req->job_id, req->op == ZYG_KILL_FORGET);
         return;
     case ZYG_LOAD:
         if (!zs->heap.precompiled) fnz_load(zs, req);

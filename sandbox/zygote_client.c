@@ -275,6 +275,12 @@ int zclient_kill(struct zclient *zc, uint64_t job_id)
     return send_request(zc, &req);
 }
 
+int zclient_kill_forget(struct zclient *zc, uint64_t job_id)
+{
+    struct zyg_request req = {.op = ZYG_KILL_FORGET, .job_id = job_id};
+    return send_request(zc, &req);
+}
+
 int zclient_wait_exit(struct zclient *zc, uint64_t job_id, int64_t deadline_ms, int *status)
 {
     pthread_mutex_lock(&zc->mu);

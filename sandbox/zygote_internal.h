@@ -79,7 +79,7 @@ void fnz_load(struct zygote_state *zs, const struct zyg_request *req);
 /* ZYG_SPAWN with a key: 1 when a ready function zygote took the job, 0 when there is none. */
 int fnz_spawn(struct zygote_state *zs, const struct zyg_request *req);
 /* ZYG_KILL: passes it to the function zygote serving the job, if any. */
-void fnz_kill(struct zygote_state *zs, uint64_t job_id);
+void fnz_kill(struct zygote_state *zs, uint64_t job_id, int forget);
 /* A message (or EOF) from function zygote i. */
 void fnz_message(struct zygote_state *zs, size_t i);
 

@@ -10,6 +10,7 @@
 enum zyg_op {
     ZYG_SPAWN = 1,        /* gateway -> zygote; a non-zero fn_key asks for a precompiled worker */
     ZYG_KILL = 2,         /* gateway -> zygote */
+    ZYG_KILL_FORGET = 4,  /* gateway -> zygote: kill, and report no exit status (answered) */
     ZYG_LOAD = 3,         /* gateway -> zygote: start a function zygote for fn_key; the reply is
                            * ZYG_SPAWNED with the socket to send the code on (one FRAME_JOB) */
     ZYG_HELLO = 10,       /* zygote -> gateway, once, when ready */
@@ -39,7 +40,7 @@ struct zyg_message {
     int64_t pid;
 };
 
-#define ZYG_PROTO_VERSION 4
+#define ZYG_PROTO_VERSION 5
 
 struct zyg_hello {
     uint32_t op;
