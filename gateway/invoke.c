@@ -263,13 +263,16 @@ int invoke_run(struct zclient *zc, const struct invoke_request *req, struct invo
     metrics_workers_busy(-1);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     res->duration_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-    /* the next invocations of this function need not compile it: after this one has been
-     * answered, ask for a function zygote (rate-limited inside; a refusal changes nothing) */
-    if (key && !wh.precompiled) {
-        int lrc = zclient_load(zc, key, cpu_seconds, heap_bytes, req->code, strlen(req->code));
-        if (lrc != -EALREADY) metrics_function_zygote_load(lrc == 0);
-    }
+    res->wants_function_zygote = key && !wh.precompiled && res->outcome == OUTCOME_OK;
     return 0;
+}
+
+void invoke_load_function_zygote(struct zclient *zc, const struct invoke_request *req)
+{
+    uint32_t cpu_seconds = (uint32_t)((req->limits.timeout_ms + 999) / 1000);
+    int rc = zclient_load(zc, req->fn_key, cpu_seconds, (uint64_t)req->limits.memory_mb << 20,
+                          req->code, strlen(req->code));
+    if (rc != -EALREADY) metrics_function_zygote_load(rc == 0);
 }
 
 int invoke_fn_key(const char *name, int64_t version, const char *code_sha256,

@@ -48,6 +48,7 @@ struct invoke_result {
     json_t *error;  /* {"code","message"[,"name"][,"line"]} otherwise */
     json_t *logs;   /* array of strings, always set */
     double duration_ms;
+    int wants_function_zygote; /* it compiled, and succeeded: invoke_load_function_zygote */
 };
 
 /* The function zygote key of a version: SHA-256 over its name, version, code hash and the
@@ -58,5 +59,10 @@ int invoke_fn_key(const char *name, int64_t version, const char *code_sha256,
 /* Fills *res (release it with invoke_result_free). Returns 0, or -ENOMEM. */
 int invoke_run(struct zclient *zc, const struct invoke_request *req, struct invoke_result *res);
 void invoke_result_free(struct invoke_result *res);
+
+/* Asks for a function zygote for req's function (req->fn_key set), so that its next
+ * invocations need not compile it: call it after the caller has its answer (it waits for the
+ * zygote and hands over the code). Rate-limited per function; a refusal changes nothing. */
+void invoke_load_function_zygote(struct zclient *zc, const struct invoke_request *req);
 
 #endif

@@ -128,7 +128,9 @@ static void run_invoke(void *arg)
     req.broker = broker_answer;
     req.broker_arg = &broker;
     struct invoke_result res;
-    if (invoke_run(r->app->zc, &req, &res)) {
+    struct zclient *zc = r->app->zc;
+    int load = 0;
+    if (invoke_run(zc, &req, &res)) {
         http_reply_error(r, 500, "internal", "out of memory");
     } else {
         metrics_invocation(t->v.name, res.outcome, res.duration_ms / 1000.0);
@@ -151,12 +153,14 @@ static void run_invoke(void *arg)
         json_decref(rest);
         reply_with_result(r, outcome_http_status(res.outcome), env,
                           res.outcome == OUTCOME_OK ? res.result_json : NULL, res.result_len);
+        load = res.wants_function_zygote;
         invoke_result_free(&res);
     }
     broker_release(&broker);
     checkpoint_tick(r->app);
+    http_resume(r); /* after this the request may be freed by another thread: r is not used */
+    if (load) invoke_load_function_zygote(zc, &req); /* the caller has its answer already */
     invoke_task_free(t);
-    http_resume(r); /* last: after this the request may be freed by another thread */
 }
 
 static int new_invocation_id(char out[40])

@@ -108,6 +108,7 @@ int confine_worker(const struct confine_params *p)
 int confine_function_zygote(const struct confine_params *p, rlim_t nproc)
 {
     int rc;
+    STEP(setsid()); /* out of the zygote's process group */
     if ((rc = switch_identity(p))) return rc;
     if ((rc = clear_cap_sets())) return rc;
     STEP(prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0));
@@ -119,5 +120,7 @@ int confine_function_zygote(const struct confine_params *p, rlim_t nproc)
     /* a dedicated worker uid: bound how many processes it can ever have, a fork bomb from a
      * compromised compiler included (an ordinary user's count includes fnboxd's threads) */
     if (p->switch_uid) STEP(set_limit(RLIMIT_NPROC, nproc, nproc));
-    return 0;
+    /* compiling is bounded like a worker's run (the caller caps Duktape's allocator too) */
+    if (p->limits.as_bytes) STEP(set_limit(RLIMIT_AS, p->limits.as_bytes, p->limits.as_bytes));
+    return seccomp_policy_apply(p->seccomp);
 }

@@ -34,11 +34,12 @@ struct confine_params {
 
 int confine_worker(const struct confine_params *p);
 
-/* A function zygote, before it compiles its function's code: the worker identity (when
- * switch_uid), no capabilities, parent-death signal (and p->parent still alive),
- * no_new_privs, not dumpable, no core or files, and with a dedicated uid at most nproc
- * processes. It keeps the zygote's seccomp filter (it must fork workers); sock_fd, limits
- * and seccomp are not used. */
+/* A function zygote, before it compiles its function's code: its own session, the worker
+ * identity (when switch_uid), no capabilities, parent-death signal (and p->parent still
+ * alive), no_new_privs, not dumpable, no core or files, with a dedicated uid at most nproc
+ * processes, RLIMIT_AS = p->limits.as_bytes (when non-zero), and on top of the zygote's
+ * seccomp filter (it must fork workers) a layer that confines kill and prlimit64 to pids of
+ * its own choosing (p->seccomp: seccomp_policy_build_function_zygote). sock_fd is unused. */
 int confine_function_zygote(const struct confine_params *p, rlim_t nproc);
 
 /* Empties the capability bounding set and the ambient set of the calling process. The

@@ -47,6 +47,17 @@ static struct fn_job *job_of(struct fn_zygote *f, uint64_t job_id)
     return NULL;
 }
 
+/* 1 (once) when job_id was let go by fnboxd recently. */
+static int was_forgotten(struct fn_zygote *f, uint64_t job_id)
+{
+    for (size_t i = 0; i < FNZ_FORGOTTEN; i++)
+        if (job_id && f->forgotten[i] == job_id) {
+            f->forgotten[i] = 0;
+            return 1;
+        }
+    return 0;
+}
+
 static void drop_job(struct fn_zygote *f, struct fn_job *j)
 {
     *j = f->jobs[--f->njobs];
@@ -89,11 +100,15 @@ static void fnz_child(struct zygote_state *zs, int up_fd, int code_fd, const str
     zs->nidle = 0;
     zs->nchildren = 0;
     zs->ctrl_fd = up_fd;
+    zs->pidns_init = 0; /* the zygote's child, not its own */
 
     struct confine_params p = {.parent = zs->self,
                                .switch_uid = zs->cfg.switch_uid,
                                .uid = zs->cfg.worker_uid,
-                               .gid = zs->cfg.worker_gid};
+                               .gid = zs->cfg.worker_gid,
+                               .seccomp = &zs->fnz_seccomp,
+                               .limits = {.as_bytes = zs->hello.baseline_vm +
+                                                      4 * req->heap_bytes + (256ull << 20)}};
     rlim_t nproc = (rlim_t)zs->cfg.max_workers * 2 + (rlim_t)FNZ_MAX * (ZYGOTE_POOL_MAX + 1) + 64;
     if (confine_function_zygote(&p, nproc) != 0) _exit(WORKER_EXIT_CONFINE);
     zs->self = getpid(); /* as its workers see it (inside the PID namespace, if any) */
@@ -192,7 +207,8 @@ int fnz_spawn(struct zygote_state *zs, const struct zyg_request *req)
 {
     struct fn_zygote *f = find(zs, req->fn_key);
     if (!f || !f->ready || f->njobs > (size_t)zs->cfg.max_workers) return 0;
-    if (send(f->fd, req, sizeof *req, MSG_NOSIGNAL) != (ssize_t)sizeof *req) {
+    /* never blocking: a function zygote that stops reading is retired, not waited for */
+    if (send(f->fd, req, sizeof *req, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof *req) {
         retire(zs, f);
         return 0;
     }
@@ -211,10 +227,14 @@ void fnz_kill(struct zygote_state *zs, uint64_t job_id, int forget)
         /* a job not yet handed a worker keeps waiting for one: only its worker is killed */
         int drop = forget && j->spawned;
         struct zyg_request kill_req = {.op = drop ? ZYG_KILL_FORGET : ZYG_KILL, .job_id = job_id};
-        if (send(f->fd, &kill_req, sizeof kill_req, MSG_NOSIGNAL) != (ssize_t)sizeof kill_req)
+        if (send(f->fd, &kill_req, sizeof kill_req, MSG_NOSIGNAL | MSG_DONTWAIT) !=
+            (ssize_t)sizeof kill_req)
             retire(zs, f);
-        else if (drop)
-            drop_job(f, j); /* no exit status will come, and none is owed */
+        else if (drop) {
+            /* none is owed now; one it sent before reading this is let through once */
+            f->forgotten[f->next_forgotten++ % FNZ_FORGOTTEN] = job_id;
+            drop_job(f, j);
+        }
         return;
     }
 }
@@ -231,23 +251,30 @@ void fnz_message(struct zygote_state *zs, size_t i)
         retire(zs, f);
         return;
     }
+    /* Anything outside the protocol — a second ready, a job that is not its, a worker
+     * without a socket, an answer out of turn — retires it: it has parsed user code and is
+     * trusted no more than a worker. */
     struct fn_job *j = m.op == ZYG_FN_READY ? NULL : job_of(f, m.job_id);
-    if (m.op == ZYG_FN_READY) {
+    if (m.op == ZYG_FN_READY && !f->ready && fd < 0) {
         f->ready = 1;
-    } else if (!j) {
-        /* not a job of its: ignored */
-    } else if (m.op == ZYG_SPAWNED && fd >= 0 && !j->spawned) {
+    } else if (j && m.op == ZYG_SPAWNED && fd >= 0 && !j->spawned) {
         j->spawned = 1;
         zygote_send_msg(zs->ctrl_fd, ZYG_SPAWNED, ZYG_PRECOMPILED, m.job_id, (pid_t)m.pid, fd);
-    } else if (m.op == ZYG_SPAWN_FAILED && !j->spawned) {
+    } else if (j && m.op == ZYG_SPAWN_FAILED && !j->spawned && fd < 0) {
         /* it could not fork (a limit): an ordinary worker does the job */
         struct zyg_request req = {.op = ZYG_SPAWN, .cpu_seconds = j->cpu_seconds,
                                   .job_id = j->id, .heap_bytes = j->heap_bytes};
         drop_job(f, j);
         zygote_spawn(zs, &req);
-    } else if (m.op == ZYG_EXITED && j->spawned) {
+    } else if (j && m.op == ZYG_EXITED && j->spawned && fd < 0) {
         zygote_send_msg(zs->ctrl_fd, ZYG_EXITED, m.value, m.job_id, 0, -1);
         drop_job(f, j);
+    } else if (!j && m.op == ZYG_EXITED && fd < 0 && was_forgotten(f, m.job_id)) {
+        /* crossed our ZYG_KILL_FORGET: nobody waits for it */
+    } else {
+        if (fd >= 0) close(fd);
+        retire(zs, f);
+        return;
     }
     if (fd >= 0) close(fd);
 }

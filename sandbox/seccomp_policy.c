@@ -38,10 +38,46 @@ static const struct {
     {"getrandom", ANY, "crypto.getRandomValues (later issue)"},
 };
 
+/* The compiled BPF of sc into out (malloc'd). libseccomp 2.5 can only export to a
+ * descriptor: through a memfd, once. */
+static int export_program(scmp_filter_ctx sc, struct sock_fprog *out)
+{
+    int rc;
+    int memfd = memfd_create("fnbox-seccomp", MFD_CLOEXEC);
+    if (memfd < 0) return -errno;
+    if ((rc = seccomp_export_bpf(sc, memfd)) < 0) goto out;
+    struct stat st;
+    if (fstat(memfd, &st) < 0) {
+        rc = -errno;
+        goto out;
+    }
+    if (st.st_size <= 0 || st.st_size % sizeof(struct sock_filter) ||
+        st.st_size / sizeof(struct sock_filter) > 4096) {
+        rc = -EINVAL;
+        goto out;
+    }
+    struct sock_filter *f = malloc((size_t)st.st_size);
+    if (!f) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    if (pread(memfd, f, (size_t)st.st_size, 0) != st.st_size) {
+        rc = -EIO;
+        free(f);
+        goto out;
+    }
+    out->filter = f;
+    out->len = (unsigned short)(st.st_size / sizeof(struct sock_filter));
+    rc = 0;
+out:
+    close(memfd);
+    return rc;
+}
+
 int seccomp_policy_build(int sock_fd, struct sock_fprog *out)
 {
     memset(out, 0, sizeof *out);
-    int rc = 0, memfd = -1;
+    int rc = 0;
     scmp_filter_ctx sc = seccomp_init(SCMP_ACT_KILL_PROCESS);
     if (!sc) return -ENOMEM;
     if ((rc = seccomp_attr_set(sc, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS)) < 0) goto out;
@@ -72,38 +108,8 @@ int seccomp_policy_build(int sock_fd, struct sock_fprog *out)
         }
     }
 
-    /* libseccomp 2.5 can only export to a descriptor: go through a memfd, once. */
-    memfd = memfd_create("fnbox-seccomp", MFD_CLOEXEC);
-    if (memfd < 0) {
-        rc = -errno;
-        goto out;
-    }
-    if ((rc = seccomp_export_bpf(sc, memfd)) < 0) goto out;
-    struct stat st;
-    if (fstat(memfd, &st) < 0) {
-        rc = -errno;
-        goto out;
-    }
-    if (st.st_size <= 0 || st.st_size % sizeof(struct sock_filter) ||
-        st.st_size / sizeof(struct sock_filter) > 4096) {
-        rc = -EINVAL;
-        goto out;
-    }
-    struct sock_filter *f = malloc((size_t)st.st_size);
-    if (!f) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    if (pread(memfd, f, (size_t)st.st_size, 0) != st.st_size) {
-        rc = -EIO;
-        free(f);
-        goto out;
-    }
-    out->filter = f;
-    out->len = (unsigned short)(st.st_size / sizeof(struct sock_filter));
-    rc = 0;
+    rc = export_program(sc, out);
 out:
-    if (memfd >= 0) close(memfd);
     seccomp_release(sc);
     return rc;
 }
@@ -190,6 +196,31 @@ int seccomp_policy_load_zygote(void)
         rc = seccomp_rule_add(sc, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,
                               SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)AF_UNIX));
     if (!rc) rc = seccomp_load(sc); /* libseccomp sets no_new_privs first */
+    seccomp_release(sc);
+    return rc;
+}
+
+int seccomp_policy_build_function_zygote(struct sock_fprog *out)
+{
+    /* A layer on top of the zygote's filter (which it inherits): a function zygote has parsed
+     * user code, so it may signal only single processes by pid (no process group, no -1
+     * broadcast: those would reach the zygote and every tenant's workers) and set only its
+     * own rlimits. Arguments are ints: the checks look at the low 32 bits a kernel uses. */
+    memset(out, 0, sizeof *out);
+    scmp_filter_ctx sc = seccomp_init(SCMP_ACT_ALLOW);
+    if (!sc) return -ENOMEM;
+    int rc = seccomp_attr_set(sc, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+    if (!rc) rc = seccomp_attr_set(sc, SCMP_FLTATR_CTL_NNP, 0); /* confine.c sets it */
+    if (!rc) /* pid < 0: a process group or every process */
+        rc = seccomp_rule_add(sc, SCMP_ACT_KILL_PROCESS, SCMP_SYS(kill), 1,
+                              SCMP_A0(SCMP_CMP_MASKED_EQ, 0x80000000u, 0x80000000u));
+    if (!rc) /* pid 0: its own process group */
+        rc = seccomp_rule_add(sc, SCMP_ACT_KILL_PROCESS, SCMP_SYS(kill), 1,
+                              SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffu, 0));
+    if (!rc) /* another process's limits */
+        rc = seccomp_rule_add(sc, SCMP_ACT_KILL_PROCESS, SCMP_SYS(prlimit64), 1,
+                              SCMP_A0(SCMP_CMP_NE, 0));
+    if (!rc) rc = export_program(sc, out);
     seccomp_release(sc);
     return rc;
 }

@@ -226,6 +226,11 @@ static void reap(struct zygote_state *zs)
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (pid == zs->pidns_init && pid > 0) {
+            /* without its init the namespace takes no new process: nothing can be served */
+            LOG_E("the PID namespace's init died (status %d): the zygote stops", status);
+            _exit(1);
+        }
         for (size_t i = 0; i < zs->nchildren; i++) {
             if (zs->children[i].pid != pid) continue;
             if (zs->children[i].job_id)
@@ -277,30 +282,34 @@ static void pid_ns_init(int zygote_alive)
 /* A PID namespace for everything the zygote forks from now on: workers and function zygotes
  * see only each other's numbers, and all die with its init. The zygote stays outside (its
  * children's getppid() is then 0, which confine_worker expects: zs->self = 0). */
-static void enter_pid_namespace(struct zygote_state *zs)
+static int enter_pid_namespace(struct zygote_state *zs)
 {
     int alive[2];
-    if (pipe2(alive, O_CLOEXEC) != 0) return;
+    if (pipe2(alive, O_CLOEXEC) != 0) return -errno;
     if (unshare(CLONE_NEWPID) != 0) {
         LOG_I("no PID namespace (%s)", strerror(errno));
         close(alive[0]);
         close(alive[1]);
-        return;
+        return 0;
     }
     pid_t init = fork(); /* the first child becomes PID 1 */
     if (init == 0) {
         close(alive[1]);
         pid_ns_init(alive[0]);
     }
+    int err = errno;
     close(alive[0]);
     if (init < 0) {
-        LOG_W("PID namespace: cannot start its init: %s", strerror(errno));
+        /* the next child would become PID 1 instead: no worker could be confined */
+        LOG_E("PID namespace: cannot start its init: %s", strerror(err));
         close(alive[1]);
-        return;
+        return -err;
     }
     zs->pidns_alive_fd = alive[1]; /* held, never written: its closing ends the init */
+    zs->pidns_init = init;
     zs->hello.pid_ns = 1;
     zs->self = 0;
+    return 0;
 }
 
 static int zygote_init(struct zygote_state *zs)
@@ -325,12 +334,13 @@ static int zygote_init(struct zygote_state *zs)
     tzset();
     if (zs->cfg.namespaces) {
         enter_namespaces(zs);
-        enter_pid_namespace(zs);
+        if ((rc = enter_pid_namespace(zs))) return rc;
     }
     if ((rc = confine_drop_bounding_set())) return rc;
     zs->hello.bounding_dropped = prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0) == 0;
     if ((rc = js_heap_create(&zs->heap))) return rc;
     if ((rc = seccomp_policy_build(WORKER_FD, &zs->seccomp))) return rc;
+    if ((rc = seccomp_policy_build_function_zygote(&zs->fnz_seccomp))) return rc;
     zs->hello.op = ZYG_HELLO;
     zs->hello.proto_version = ZYG_PROTO_VERSION;
     zs->hello.seccomp = 1;

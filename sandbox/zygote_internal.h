@@ -27,6 +27,8 @@ struct idle_worker {
     uint64_t heap_bytes;
 };
 
+#define FNZ_FORGOTTEN 256
+
 /* A function zygote, as the zygote sees it: a child holding one function compiled, forking
  * precompiled workers for it (fn_zygote.c). */
 struct fn_job {
@@ -44,6 +46,9 @@ struct fn_zygote {
     int64_t last_used_ms;
     struct fn_job *jobs;  /* the jobs it serves, answered for if it dies */
     size_t njobs;
+    /* jobs fnboxd let go (ZYG_KILL_FORGET) whose exit status may still be on its way */
+    uint64_t forgotten[FNZ_FORGOTTEN];
+    unsigned next_forgotten;
 };
 
 #define FNZ_MAX 16
@@ -53,9 +58,11 @@ struct zygote_state {
     struct zygote_config cfg;
     int ctrl_fd, sig_fd;
     int pidns_alive_fd; /* the PID namespace's init exits when this closes (-1: none) */
+    pid_t pidns_init;   /* that init (0: none) */
     pid_t self;
     struct js_heap heap;
     struct sock_fprog seccomp;
+    struct sock_fprog fnz_seccomp; /* the function zygotes' extra layer */
     struct zyg_hello hello;
     struct child *children;
     size_t nchildren, cap;

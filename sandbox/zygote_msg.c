@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 int zygote_send_msg(int fd, uint32_t op, int32_t value, uint64_t job_id, pid_t pid, int pass_fd)
 {
@@ -35,8 +36,10 @@ int zygote_send_msg(int fd, uint32_t op, int32_t value, uint64_t job_id, pid_t p
 ssize_t zygote_recv_msg(int fd, struct zyg_message *m, int *passed, int flags)
 {
     struct iovec iov = {.iov_base = m, .iov_len = sizeof *m};
+    /* room for more descriptors than the one a message may carry, so that a sender passing
+     * several cannot leave any of them open here unseen */
     union {
-        char buf[CMSG_SPACE(sizeof(int))];
+        char buf[CMSG_SPACE(ZYG_MSG_FDS_MAX * sizeof(int))];
         struct cmsghdr align;
     } u;
     struct msghdr mh = {
@@ -46,9 +49,23 @@ ssize_t zygote_recv_msg(int fd, struct zyg_message *m, int *passed, int flags)
         n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | flags);
     } while (n < 0 && errno == EINTR);
     *passed = -1;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); n > 0 && c; c = CMSG_NXTHDR(&mh, c))
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-            c->cmsg_len == CMSG_LEN(sizeof(int)))
-            memcpy(passed, CMSG_DATA(c), sizeof *passed);
+    int count = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); n > 0 && c; c = CMSG_NXTHDR(&mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k; i++) {
+            int got;
+            memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
+            if (count++ == 0) *passed = got;
+            else close(got);
+        }
+    }
+    if (n > 0 && (count > 1 || (mh.msg_flags & (MSG_CTRUNC | MSG_TRUNC)))) {
+        /* more than one descriptor, or cut short: not a message of this protocol */
+        if (*passed >= 0) close(*passed);
+        *passed = -1;
+        errno = EPROTO;
+        return -1;
+    }
     return n;
 }

@@ -358,8 +358,15 @@ def worker_tree(d):
     assert len(zs) == 1, zs
     fnz, workers = [], []
     for p in children(zs[0]):
-        if open(f"/proc/{p}/comm").read().strip() == "fnbox-pidns-ini":
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                st = f.read()
+        except OSError:
+            continue  # gone meanwhile
+        if st[st.find("(") + 1:st.rfind(")")] == "fnbox-pidns-ini":
             continue  # PID 1 of the workers' PID namespace
+        if st[st.rfind(")") + 2] == "Z":
+            continue  # a worker that answered, not yet reaped
         (fnz if _is_function_zygote(p) else workers).append(p)
     for f in fnz:
         workers.extend(children(f))

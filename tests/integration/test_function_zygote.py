@@ -79,10 +79,12 @@ def test_precompiled_workers_start_fresh(d):
 def test_errors_and_limits_in_precompiled_workers(d):
     token, _ = d.developer()
     fn = unique("err")
-    d.deploy_ok(fn, "function main(input) { if (input.loop) { while (true) {} }\n"
+    d.deploy_ok(fn, "function main(input) { if (input.ok) return 'ok'; if (input.loop) { while (true) {} }\n"
                     "  if (input.grow) { var a = []; while (true) a.push(new Array(1e5)); }\n"
                     "  throw new TypeError('bad ' + input.n); }", token,
                 limits={"timeout_ms": 500, "memory_mb": 32})
+    # a function zygote is asked for after a successful invocation
+    invoke_until_precompiled(d, fn, token, body={"ok": True})
     invoke_errors = []
     before = precompiled(d)
     for i in range(8):
