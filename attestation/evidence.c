@@ -104,6 +104,80 @@ int evidence_p256_verify(const uint8_t *spki, size_t spki_len, const void *msg, 
     return ecsig_verify(spki, spki_len, msg, len, der, der_len);
 }
 
+/* ---- confinement ---- */
+
+/* The one list of confinement tokens, in bit order of enum evidence_confinement, which is
+ * also strcmp order (checked by the unit tests): the verifier of any other language copies
+ * this list (samples/verify/verify.mjs, docs/attestation.md). */
+static const char *const EVIDENCE_CONFINEMENT_TOKENS[EVIDENCE_CONF_COUNT] = {
+    "bounding-set-dropped", "fs-hidden", "ipc-ns",     "net-ns",  "no-new-privs",
+    "pid-ns",               "seccomp",   "uid-switch", "user-ns", "uts-ns",
+    "zygote-seccomp"};
+
+const char *evidence_confinement_token(unsigned i)
+{
+    return i < EVIDENCE_CONF_COUNT ? EVIDENCE_CONFINEMENT_TOKENS[i] : NULL;
+}
+
+int evidence_confinement_string(unsigned mask, char *out, size_t cap)
+{
+    if (!out || !cap) return -EINVAL;
+    out[0] = 0;
+    if (mask >> EVIDENCE_CONF_COUNT) return -EINVAL;
+    size_t len = 0;
+    for (unsigned i = 0; i < EVIDENCE_CONF_COUNT; i++) {
+        if (!(mask & (1u << i))) continue;
+        int n = snprintf(out + len, cap - len, "%s%s", len ? "," : "",
+                         EVIDENCE_CONFINEMENT_TOKENS[i]);
+        if (n < 0 || (size_t)n >= cap - len) {
+            out[0] = 0;
+            return -ENOSPC;
+        }
+        len += (size_t)n;
+    }
+    /* an empty set is spelled, so that the line is never empty (as every other text line) and
+     * a stock-tool rebuild cannot mistake a missing member for it */
+    if (!mask && snprintf(out, cap, "none") >= (int)cap) {
+        out[0] = 0;
+        return -ENOSPC;
+    }
+    return 0;
+}
+
+int evidence_confinement_parse(const char *s, unsigned *mask, char *why, size_t whylen)
+{
+    *mask = 0;
+    if (!s) {
+        evidence_note(why, whylen, "confinement is missing or not a string");
+        return -EINVAL;
+    }
+    if (strcmp(s, "none") == 0) return 0;
+    int last = -1; /* the index of the previous token: each must come after it */
+    for (const char *p = s;;) {
+        size_t n = strcspn(p, ",");
+        int found = -1;
+        for (unsigned i = 0; i < EVIDENCE_CONF_COUNT; i++)
+            if (strlen(EVIDENCE_CONFINEMENT_TOKENS[i]) == n &&
+                memcmp(p, EVIDENCE_CONFINEMENT_TOKENS[i], n) == 0)
+                found = (int)i;
+        if (found < 0) {
+            evidence_note(why, whylen, "confinement holds an unknown token \"%.*s\"",
+                          (int)(n > 32 ? 32 : n), p);
+            *mask = 0;
+            return -EINVAL;
+        }
+        if (found <= last) {
+            evidence_note(why, whylen, "confinement tokens are not sorted, or one is repeated");
+            *mask = 0;
+            return -EINVAL;
+        }
+        last = found;
+        *mask |= 1u << found;
+        if (!p[n]) return 0;
+        p += n + 1; /* past the comma: a trailing one leaves an empty, unknown token */
+    }
+}
+
 /* ---- report_data ---- */
 
 int evidence_report_data(const uint8_t *nonce, size_t nonce_len, const uint8_t *spki,
@@ -155,6 +229,7 @@ static const char *hex_member(const json_t *o, const char *key, size_t min, size
 struct report_fields {
     const char *provider, *platform, *tee_id, *measurement, *public_key, *nonce, *report_data;
     const char *quote; /* NULL when the report carries none (software) */
+    const char *confinement;
     json_int_t time;
 };
 
@@ -178,6 +253,11 @@ static const char *report_fields(const json_t *r, struct report_fields *f)
     if (!json_is_integer(t) || json_integer_value(t) < 0)
         return "time is not a non-negative integer";
     f->time = json_integer_value(t);
+    /* str_member refuses an embedded NUL; the parser refuses '\n' and everything else */
+    unsigned mask;
+    f->confinement = str_member(r, "confinement");
+    if (evidence_confinement_parse(f->confinement, &mask, NULL, 0))
+        return "confinement is missing, or not a sorted list of known tokens without repeats";
     if (json_object_get(r, "quote") &&
         !(f->quote = hex_member(r, "quote", 1, QUOTE_MAX)))
         return "quote is not lowercase hex of at most 64 KiB";
@@ -202,9 +282,11 @@ static int quote_bytes(const struct report_fields *f, uint8_t **q, size_t *len)
 
 static int report_bytes_of(const struct report_fields *f, char **bytes, size_t *len)
 {
-    /* v2 = v1's lines plus SHA-256 of the raw quote: the instance key signs the very quote it
-     * presents, so the parsed fields shown next to it cannot be swapped for another quote's
-     * even by a verifier that never checks the quote's own (vendor) signature. */
+    /* v3 = the eight lines of v1 plus the confinement line. v4 = v3 with SHA-256 of the raw
+     * quote before the confinement line (v2's lines, then confinement): the instance key signs
+     * the very quote it presents, so the parsed fields shown next to it cannot be swapped for
+     * another quote's even by a verifier that never checks the quote's own (vendor)
+     * signature. The confinement is last so that each format is its predecessor plus a line. */
     char qsha[2 * 32 + 1] = "";
     if (f->quote) {
         uint8_t *q, md[32];
@@ -221,9 +303,10 @@ static int report_bytes_of(const struct report_fields *f, char **bytes, size_t *
     FILE *m = open_memstream(bytes, len);
     if (!m) return -ENOMEM;
     fprintf(m, "fnbox-attestation-v%d\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%" PRId64 "\n",
-            f->quote ? 2 : 1, f->provider, f->platform, f->tee_id, f->measurement, f->public_key,
+            f->quote ? 4 : 3, f->provider, f->platform, f->tee_id, f->measurement, f->public_key,
             f->nonce, f->report_data, (int64_t)f->time);
     if (f->quote) fprintf(m, "%s\n", qsha);
+    fprintf(m, "%s\n", f->confinement);
     int bad = ferror(m);
     if (fclose(m) != 0 || bad) {
         free(*bytes);
@@ -334,24 +417,26 @@ static json_t *ordered(const json_t *r, const char *const *order, size_t n)
 /* the documented member order */
 static const char *const REPORT_ORDER[] = {
     "provider", "platform", "hardware_backed", "tee_id", "measurement", "public_key",
-    "key_scheme", "address", "nonce", "report_data", "time", "quote", "tdx", "sev_snp",
-    "signature"};
+    "key_scheme", "address", "nonce", "report_data", "time", "confinement", "quote", "tdx",
+    "sev_snp", "signature"};
 #define REPORT_ORDER_N (sizeof REPORT_ORDER / sizeof *REPORT_ORDER)
 
 int evidence_software_report(EVP_PKEY *key, const uint8_t *nonce, size_t nonce_len,
-                             const uint8_t measurement[EVIDENCE_MEASUREMENT_LEN], int64_t time,
-                             json_t **out)
+                             const uint8_t measurement[EVIDENCE_MEASUREMENT_LEN],
+                             const char *confinement, int64_t time, json_t **out)
 {
     *out = NULL;
+    unsigned mask;
     if (!nonce || nonce_len < EVIDENCE_NONCE_MIN || nonce_len > EVIDENCE_NONCE_MAX ||
-        !measurement || time < 0)
+        !measurement || time < 0 || evidence_confinement_parse(confinement, &mask, NULL, 0))
         return -EINVAL;
     char nonce_hex[2 * EVIDENCE_NONCE_MAX + 1], m_hex[2 * EVIDENCE_MEASUREMENT_LEN + 1];
     evidence_hex(nonce, nonce_len, nonce_hex);
     evidence_hex(measurement, EVIDENCE_MEASUREMENT_LEN, m_hex);
-    json_t *r = json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:I}", "provider", "software", "platform",
-                          "none", "hardware_backed", 0, "tee_id", "software", "measurement", m_hex,
-                          "nonce", nonce_hex, "time", (json_int_t)time);
+    json_t *r = json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:I, s:s}", "provider", "software",
+                          "platform", "none", "hardware_backed", 0, "tee_id", "software",
+                          "measurement", m_hex, "nonce", nonce_hex, "time", (json_int_t)time,
+                          "confinement", confinement);
     if (!r) return -ENOMEM;
     int rc = evidence_report_sign(key, r);
     json_t *o = rc ? NULL : ordered(r, REPORT_ORDER, REPORT_ORDER_N);
@@ -382,15 +467,18 @@ json_t *evidence_quote_fields(const struct quote_info *q)
 
 int evidence_tsm_report(EVP_PKEY *key, enum quote_platform platform, const uint8_t *quote,
                         size_t quote_len, const uint8_t *nonce, size_t nonce_len,
-                        const uint8_t measurement[EVIDENCE_MEASUREMENT_LEN], int64_t time,
-                        json_t **out, char *why, size_t whylen)
+                        const uint8_t measurement[EVIDENCE_MEASUREMENT_LEN],
+                        const char *confinement, int64_t time, json_t **out, char *why,
+                        size_t whylen)
 {
     *out = NULL;
     evidence_note(why, whylen, "%s", "");
     uint8_t spki[EVIDENCE_SPKI_MAX], rd[EVIDENCE_REPORT_DATA_LEN];
     size_t spki_len;
+    unsigned mask;
     if (!quote || !quote_len || !nonce || nonce_len < EVIDENCE_NONCE_MIN ||
         nonce_len > EVIDENCE_NONCE_MAX || !measurement || time < 0 ||
+        evidence_confinement_parse(confinement, &mask, NULL, 0) ||
         ecsig_spki(key, spki, &spki_len, NULL))
         return -EINVAL;
     struct quote_info qi;
@@ -410,9 +498,10 @@ int evidence_tsm_report(EVP_PKEY *key, enum quote_platform platform, const uint8
     evidence_hex(measurement, EVIDENCE_MEASUREMENT_LEN, m_hex);
     evidence_hex(quote, quote_len, q_hex);
     const char *name = quote_platform_name(platform);
-    json_t *r = json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:I, s:s, s:o}", "provider", "tsm",
-                          "platform", name, "hardware_backed", 1, "tee_id", name, "measurement",
-                          m_hex, "nonce", nonce_hex, "time", (json_int_t)time, "quote", q_hex,
+    json_t *r = json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:I, s:s, s:s, s:o}", "provider",
+                          "tsm", "platform", name, "hardware_backed", 1, "tee_id", name,
+                          "measurement", m_hex, "nonce", nonce_hex, "time", (json_int_t)time,
+                          "confinement", confinement, "quote", q_hex,
                           platform == QUOTE_TDX ? "tdx" : "sev_snp", evidence_quote_fields(&qi));
     free(q_hex);
     if (!r) return -ENOMEM;
@@ -492,6 +581,10 @@ int evidence_report_verify(const json_t *report, const char *nonce_hex,
 
     struct report_fields f;
     const char *bad = report_fields(report, &f);
+    unsigned conf_mask;
+    if (bad && strncmp(bad, "confinement", 11) == 0 &&
+        evidence_confinement_parse(str_member(report, "confinement"), &conf_mask, why, whylen))
+        return -EBADMSG; /* the parser's reason names the token at fault */
     if (bad) return fail(why, whylen, "%s", bad);
     int tsm = strcmp(f.provider, "tsm") == 0;
     if (!tsm && strcmp(f.provider, "software") != 0)

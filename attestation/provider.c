@@ -92,13 +92,16 @@ const char *evidence_provider_tee_id(const struct evidence_provider *p)
 }
 
 int evidence_provider_report(struct evidence_provider *p, EVP_PKEY *key, const uint8_t *nonce,
-                             size_t nonce_len, const uint8_t measurement[32], int64_t time,
-                             json_t **out, char *why, size_t whylen)
+                             size_t nonce_len, const uint8_t measurement[32],
+                             const char *confinement, int64_t time, json_t **out, char *why,
+                             size_t whylen)
 {
     *out = NULL;
     if (why && whylen) why[0] = 0;
     if (!p) return -EINVAL;
-    if (!p->tsm) return evidence_software_report(key, nonce, nonce_len, measurement, time, out);
+    if (!p->tsm)
+        return evidence_software_report(key, nonce, nonce_len, measurement, confinement, time,
+                                        out);
     uint8_t spki[EVIDENCE_SPKI_MAX], rd[EVIDENCE_REPORT_DATA_LEN], *q = NULL;
     size_t spki_len, qlen = 0;
     int rc = ecsig_spki(key, spki, &spki_len, NULL);
@@ -106,7 +109,7 @@ int evidence_provider_report(struct evidence_provider *p, EVP_PKEY *key, const u
     if (rc) return rc;
     if ((rc = tsm_quote(p->tsm, rd, &q, &qlen, why, whylen))) return rc;
     rc = evidence_tsm_report(key, tsm_platform(p->tsm), q, qlen, nonce, nonce_len, measurement,
-                             time, out, why, whylen);
+                             confinement, time, out, why, whylen);
     free(q);
     return rc;
 }

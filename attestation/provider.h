@@ -38,11 +38,14 @@ const char *evidence_provider_name(const struct evidence_provider *p);     /* so
 const char *evidence_provider_platform(const struct evidence_provider *p); /* none, tdx, sev-snp */
 const char *evidence_provider_tee_id(const struct evidence_provider *p);
 
-/* A signed report for nonce (16..64 bytes) and measurement; *out the caller's to json_decref.
- * Thread-safe. -EIO/-ETIMEDOUT/-EBADMSG when the hardware gives no usable quote (why). */
+/* A signed report for nonce (16..64 bytes), measurement and confinement (the active worker
+ * confinement, an evidence_confinement_string: the caller knows it, the provider does not);
+ * *out the caller's to json_decref. Thread-safe. -EIO/-ETIMEDOUT/-EBADMSG when the hardware
+ * gives no usable quote (why); -EINVAL for a malformed confinement. */
 int evidence_provider_report(struct evidence_provider *p, EVP_PKEY *key, const uint8_t *nonce,
-                             size_t nonce_len, const uint8_t measurement[32], int64_t time,
-                             json_t **out, char *why, size_t whylen);
+                             size_t nonce_len, const uint8_t measurement[32],
+                             const char *confinement, int64_t time, json_t **out, char *why,
+                             size_t whylen);
 
 void evidence_provider_close(struct evidence_provider *p);
 

@@ -53,6 +53,7 @@ enum fnbox_opt {
     OPT_INPUT,
     OPT_TO_ATTESTATION,
     OPT_FROM,
+    OPT_EXPECT_CONFINEMENT,
     OPT_COUNT
 };
 

@@ -125,18 +125,21 @@ static const struct command commands[] = {
      0, 0, O(OPT_NONCE) | O(OPT_OUT), 0, fnbox_cmd_attest},
     {"verify", NULL,
      "--attestation FILE --nonce HEX [--expect-measurement M]\n"
+     "        [--expect-confinement TOKENS]\n"
      "  fnbox verify --receipt FILE --attestation FILE [--nonce HEX] [--expect-measurement M]\n"
-     "        [--input FILE]",
+     "        [--expect-confinement TOKENS] [--input FILE]",
      "Check saved responses locally (no request is made). The first form: the attestation\n"
      "      report in FILE answers nonce HEX, binds it with the key and measurement\n"
      "      (report_data), is signed by its key, and has measurement M. The second: also that\n"
      "      the receipt in the invoke response FILE (saved with 'invoke --sign --out FILE') is\n"
      "      signed by the attested key for the attested measurement and that its output_sha256\n"
      "      is the hash of the response's exact \"result\" text (and input_sha256 that of the\n"
-     "      body sent, given as --input FILE). Prints one line per check; exits 0 only when\n"
-     "      every check passed. See docs/attestation.md.",
+     "      body sent, given as --input FILE). --expect-confinement TOKENS (comma-separated,\n"
+     "      e.g. seccomp,net-ns): each must be in the report's signed confinement. Prints one\n"
+     "      line per check; exits 0 only when every check passed. See docs/attestation.md.",
      0, 0,
-     O(OPT_ATTESTATION) | O(OPT_RECEIPT) | O(OPT_NONCE) | O(OPT_EXPECT_MEASUREMENT) | O(OPT_INPUT),
+     O(OPT_ATTESTATION) | O(OPT_RECEIPT) | O(OPT_NONCE) | O(OPT_EXPECT_MEASUREMENT) | O(OPT_INPUT) |
+         O(OPT_EXPECT_CONFINEMENT),
      0, fnbox_cmd_verify},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -169,6 +172,7 @@ static const char *const opt_names[OPT_COUNT] = {
     [OPT_INPUT] = "input",
     [OPT_TO_ATTESTATION] = "to-attestation",
     [OPT_FROM] = "from",
+    [OPT_EXPECT_CONFINEMENT] = "expect-confinement",
 };
 
 enum {
@@ -216,6 +220,7 @@ static const struct option longopts[] = {
     {"input", required_argument, NULL, G_CMD + OPT_INPUT},
     {"to-attestation", required_argument, NULL, G_CMD + OPT_TO_ATTESTATION},
     {"from", required_argument, NULL, G_CMD + OPT_FROM},
+    {"expect-confinement", required_argument, NULL, G_CMD + OPT_EXPECT_CONFINEMENT},
     {NULL, 0, NULL, 0},
 };
 

@@ -126,9 +126,55 @@ static void show_quote(const json_t *rep, bool verified)
     if (verified) g_hardware = tdx ? 1 : 2;
 }
 
+/* --expect-confinement TOKENS: comma-separated known tokens, any order (a person types
+ * them), into a mask of enum evidence_confinement; -1 when a token is unknown or empty. */
+static long confinement_wanted(const char *tokens)
+{
+    unsigned long mask = 0;
+    for (const char *p = tokens;;) {
+        size_t n = strcspn(p, ",");
+        unsigned i = 0;
+        const char *t;
+        while ((t = evidence_confinement_token(i)) != NULL &&
+               !(strlen(t) == n && memcmp(p, t, n) == 0))
+            i++;
+        if (t == NULL) return -1;
+        mask |= 1ul << i;
+        if (p[n] == '\0') return (long)mask;
+        p += n + 1;
+    }
+}
+
+/* The confinement the report signs, and whether it holds every wanted token (want < 0: none
+ * asked for). Only shown once the report verified: before that it is nobody's claim. */
+static int check_confinement(const json_t *rep, bool verified, long want)
+{
+    char b1[EVIDENCE_CONFINEMENT_MAX], missing[EVIDENCE_CONFINEMENT_MAX];
+    unsigned have = 0;
+    const char *conf = json_string_value(json_object_get(rep, "confinement"));
+    if (!verified || conf == NULL || evidence_confinement_parse(conf, &have, NULL, 0) != 0) {
+        if (want >= 0)
+            return fnbox_check(false, "confinement", "%s",
+                               "not checked: the report did not verify (see above)");
+        return 0;
+    }
+    if (want < 0) {
+        note("confinement", "%s (signed; pass --expect-confinement to require tokens)",
+             shown(rep, "confinement", b1, sizeof b1));
+        return 0;
+    }
+    unsigned absent = (unsigned)want & ~have;
+    if (evidence_confinement_string(absent, missing, sizeof missing) != 0)
+        snprintf(missing, sizeof missing, "?");
+    return fnbox_check(absent == 0, "confinement",
+                       absent == 0 ? "%s, with every token expected" : "%s, lacks %s",
+                       shown(rep, "confinement", b1, sizeof b1), missing);
+}
+
 /* The checks of a report. nonce: the caller's nonce, or NULL (then the report's own is used
- * and freshness is not shown). Returns the number of failed checks. */
-static int check_report(const json_t *rep, const char *nonce, const char *expect)
+ * and freshness is not shown). want_conf: the --expect-confinement mask, or -1. Returns the
+ * number of failed checks. */
+static int check_report(const json_t *rep, const char *nonce, const char *expect, long want_conf)
 {
     int failed = 0;
     char b1[160], b2[160], why[EVIDENCE_WHY_MAX];
@@ -192,6 +238,7 @@ static int check_report(const json_t *rep, const char *nonce, const char *expect
                                   : "%s%s",
                           rc == 0 ? shown(rep, "key_scheme", b2, sizeof b2) : "",
                           rc == 0 ? spki_sha : fnbox_sanitize(b1, sizeof b1, why, strlen(why)));
+    failed += check_confinement(rep, rc == 0, want_conf);
     if (rc == 0 && json_object_get(rep, "address") != NULL)
         note("address", "%s (Ethereum address of the secp256k1 instance key)",
              shown(rep, "address", b1, sizeof b1));
@@ -355,7 +402,8 @@ int fnbox_cmd_verify(const struct fnbox_args *a)
 {
     const char *att_file = opt1(a, OPT_ATTESTATION), *rc_file = opt1(a, OPT_RECEIPT);
     const char *nonce = opt1(a, OPT_NONCE), *expect = opt1(a, OPT_EXPECT_MEASUREMENT);
-    const char *input = opt1(a, OPT_INPUT);
+    const char *input = opt1(a, OPT_INPUT), *conf = opt1(a, OPT_EXPECT_CONFINEMENT);
+    long want_conf = conf != NULL ? confinement_wanted(conf) : -1;
     if (att_file == NULL || *att_file == '\0')
         return vusage(a, "--attestation FILE is required (a saved GET /v1/attestation response)");
     if (rc_file == NULL && nonce == NULL)
@@ -364,6 +412,9 @@ int fnbox_cmd_verify(const struct fnbox_args *a)
         return vusage(a, "--nonce must be 16 to 64 bytes of hex");
     if (expect != NULL && !hex_len_ok(expect, 32, 32))
         return vusage(a, "--expect-measurement must be 64 hex digits");
+    if (conf != NULL && want_conf < 0)
+        return vusage(a, "--expect-confinement takes known tokens separated by commas (see "
+                         "docs/attestation.md)");
     if (input != NULL && rc_file == NULL) return vusage(a, "--input goes with --receipt");
     if (rc_file != NULL && *rc_file == '\0') return vusage(a, "--receipt needs a file name");
 
@@ -376,7 +427,7 @@ int fnbox_cmd_verify(const struct fnbox_args *a)
         return ex;
     }
 
-    int failed = check_report(att.j, nonce, expect);
+    int failed = check_report(att.j, nonce, expect, want_conf);
     if (rc_file != NULL) {
         int n = check_receipt(a, &inv, att.j, input);
         if (n < 0) {

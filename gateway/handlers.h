@@ -2,6 +2,7 @@
 #ifndef FNBOX_HANDLERS_H
 #define FNBOX_HANDLERS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -10,6 +11,12 @@
 
 #define MAX_PARAMS 2
 typedef void (*handler_fn)(struct request *r, char *params[MAX_PARAMS]);
+
+struct zyg_hello;
+/* The active worker confinement the zygote reported (the one /readyz shows), as the
+ * attestation report's "confinement" string (attestation/evidence.h: sorted tokens, "none"
+ * for none) into out (EVIDENCE_CONFINEMENT_MAX bytes suffice); 0 or -ENOSPC. */
+int confinement_string(const struct zyg_hello *h, char *out, size_t cap);
 
 void h_healthz(struct request *r, char *p[MAX_PARAMS]);
 void h_readyz(struct request *r, char *p[MAX_PARAMS]);

@@ -1,7 +1,8 @@
 /* GET /v1/attestation?nonce=HEX (open): a report by the instance's evidence provider
  * (attestation/provider.h: software, or a TDX/SEV-SNP quote through configfs-tsm), bound to
  * the caller's fresh nonce, the instance key and the measurement, and signed by the instance
- * key. A software report says so (`hardware_backed: false`) and proves nothing to a peer. */
+ * key, with the active worker confinement (as /readyz shows it) in the signed bytes. A software
+ * report says so (`hardware_backed: false`) and proves nothing to a peer. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,9 +30,15 @@ void h_attestation(struct request *r, char *p[MAX_PARAMS])
     }
     EVP_PKEY *key = keyring_instance_key(r->app->keyring);
     json_t *rep = NULL;
-    char why[256];
+    char why[256], conf[EVIDENCE_CONFINEMENT_MAX];
+    /* the confinement /readyz shows, signed into the report (cannot fail: the buffer holds
+     * every token) */
+    if (confinement_string(&r->app->zygote.hello, conf, sizeof conf)) {
+        http_reply_error(r, 500, "internal", "cannot describe the confinement");
+        return;
+    }
     int rc = evidence_provider_report(r->app->evidence, key, nonce, nonce_len,
-                                      r->app->measurement, (int64_t)time(NULL), &rep, why,
+                                      r->app->measurement, conf, (int64_t)time(NULL), &rep, why,
                                       sizeof why);
     if (rc) {
         /* the hardware gave no quote bound to this nonce: nothing is signed without one */

@@ -2,8 +2,26 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "attestation/evidence.h"
 #include "gateway/handlers.h"
 #include "gateway/metrics.h"
+
+int confinement_string(const struct zyg_hello *h, char *out, size_t cap)
+{
+    /* Only what the zygote measured and reported: caps_dropped and rlimits, which /readyz
+     * shows as constant true, are not things a peer can tell apart, so they are not tokens. */
+    unsigned m = (h->bounding_dropped ? EVIDENCE_CONF_BOUNDING_SET_DROPPED : 0) |
+                 (h->fs_hidden ? EVIDENCE_CONF_FS_HIDDEN : 0) |
+                 (h->ipc_ns ? EVIDENCE_CONF_IPC_NS : 0) | (h->net_ns ? EVIDENCE_CONF_NET_NS : 0) |
+                 (h->no_new_privs ? EVIDENCE_CONF_NO_NEW_PRIVS : 0) |
+                 (h->pid_ns ? EVIDENCE_CONF_PID_NS : 0) |
+                 (h->seccomp ? EVIDENCE_CONF_SECCOMP : 0) |
+                 (h->uid_switch ? EVIDENCE_CONF_UID_SWITCH : 0) |
+                 (h->user_ns ? EVIDENCE_CONF_USER_NS : 0) |
+                 (h->uts_ns ? EVIDENCE_CONF_UTS_NS : 0) |
+                 (h->zygote_seccomp ? EVIDENCE_CONF_ZYGOTE_SECCOMP : 0);
+    return evidence_confinement_string(m, out, cap);
+}
 
 void h_healthz(struct request *r, char *p[MAX_PARAMS])
 {

@@ -8,8 +8,9 @@
 //   1. make a fresh random nonce and fetch GET /v1/attestation?nonce=...;
 //   2. check the report: it echoes the nonce, report_data = SHA-512(nonce || public_key ||
 //      measurement), its ECDSA signature (P-256, or secp256k1 for an instance started with
-//      --key-scheme secp256k1) verifies under the public_key it carries, and (with
-//      --expect-measurement) the measurement is the one you expect;
+//      --key-scheme secp256k1) verifies under the public_key it carries, its confinement (the
+//      worker confinement active, signed) is well-formed, and (with --expect-measurement) the
+//      measurement is the one you expect;
 //   3. invoke FUNCTION with ?sign=1;
 //   4. check the receipt: rebuild its canonical bytes (docs/attestation.md), verify the
 //      r||s signature under the attested public key, and check that input_sha256 is the hash
@@ -200,12 +201,32 @@ function rawMembers(text) {
 }
 
 // ---- canonical bytes (docs/attestation.md) ---------------------------------------------
+// The confinement tokens, in their sorted order (attestation/evidence.c holds the same list).
+const CONFINEMENT_TOKENS = ['bounding-set-dropped', 'fs-hidden', 'ipc-ns', 'net-ns',
+  'no-new-privs', 'pid-ns', 'seccomp', 'uid-switch', 'user-ns', 'uts-ns', 'zygote-seccomp'];
+
+// null when c is a confinement string (known tokens, sorted, no repeats; or "none"), else why not
+function confinementError(c) {
+  if (typeof c !== 'string') return 'confinement is missing or not a string';
+  if (c === 'none') return null;
+  let last = -1;
+  for (const t of c.split(',')) {
+    const i = CONFINEMENT_TOKENS.indexOf(t);
+    if (i < 0) return `confinement holds an unknown token ${JSON.stringify(t.slice(0, 32))}`;
+    if (i <= last) return 'confinement tokens are not sorted, or one is repeated';
+    last = i;
+  }
+  return null;
+}
+
 function reportMessage(r) {
-  // v2 (a report with a hardware quote) adds the SHA-256 of the raw quote as a last line
+  // v3: eight lines and the confinement; v4 (a report with a hardware quote) has the SHA-256
+  // of the raw quote before the confinement line
   const lines = [r.provider, r.platform, r.tee_id, r.measurement, r.public_key, r.nonce,
     r.report_data, String(r.time)];
   if (r.quote !== undefined) lines.push(sha256(Buffer.from(r.quote, 'hex')));
-  return `fnbox-attestation-v${r.quote !== undefined ? 2 : 1}\n` +
+  lines.push(r.confinement);
+  return `fnbox-attestation-v${r.quote !== undefined ? 4 : 3}\n` +
     lines.map((f) => `${f}\n`).join('');
 }
 
@@ -308,7 +329,12 @@ const fieldsOk = isHex(report.measurement, 32) && isHex(report.public_key) &&
   Number.isSafeInteger(report.time) &&
   ['provider', 'platform', 'tee_id'].every((k) => typeof report[k] === 'string');
 check(fieldsOk, 'report fields', fieldsOk ? 'present and well-formed' : 'missing or malformed');
-if (fieldsOk) {
+// the active worker confinement, in the signed bytes: checked here, trusted once the
+// signature below verifies
+const confErr = confinementError(report.confinement);
+check(confErr === null, 'report confinement', confErr === null
+  ? `${report.confinement} (signed: the worker confinement the instance reports)` : confErr);
+if (fieldsOk && confErr === null) {
   check(report.nonce === nonce, 'report nonce', report.nonce === nonce
     ? 'the fresh nonce sent with this request' : `${report.nonce} is not the nonce sent (a replay?)`);
   const want = sha512(Buffer.concat([Buffer.from(nonce, 'hex'), Buffer.from(report.public_key, 'hex'),

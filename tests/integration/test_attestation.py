@@ -194,8 +194,14 @@ def _alter_str(v):
     return v[:i] + repl + v[i + 1:]
 
 
+def _other_confinement(v):
+    """Another valid confinement string: one mechanism fewer (or, from none, one more)."""
+    return "seccomp" if v == "none" else (",".join(v.split(",")[1:]) or "none")
+
+
 REPORT_ALTERATIONS = {
     "provider": lambda v: "hardware", "platform": lambda v: "tdx", "tee_id": _alter_str,
+    "confinement": _other_confinement,
     "measurement": _alter_str, "public_key": _alter_str, "nonce": _alter_str,
     "report_data": _alter_str, "time": lambda v: v + 1, "signature": _alter_str,
     "key_scheme": lambda v: "secp256k1", "hardware_backed": lambda v: True,
@@ -238,6 +244,72 @@ def test_measurement_is_fnboxd_measure(ad, daemon_flags):
                          "example.invalid", "--measure"], capture_output=True, text=True,
                         timeout=30)
     assert p2.returncode == 0 and p2.stdout.strip().splitlines()[-1] != last
+
+
+# /readyz's confinement members and the report's tokens (docs/attestation.md, Confinement)
+READYZ_TOKENS = {
+    "bounding_set_dropped": "bounding-set-dropped", "mount_namespace_empty_root": "fs-hidden",
+    "ipc_namespace": "ipc-ns", "net_namespace": "net-ns", "no_new_privs": "no-new-privs",
+    "pid_namespace": "pid-ns", "seccomp": "seccomp", "uid_switch": "uid-switch",
+    "user_namespace": "user-ns", "uts_namespace": "uts-ns", "zygote_seccomp": "zygote-seccomp",
+}
+
+
+def test_report_confinement_is_readyz(ad, saved):
+    conf = requests.get(ad.url("/readyz"), timeout=30).json()["confinement"]
+    want = ",".join(sorted(t for k, t in READYZ_TOKENS.items() if conf[k] is True)) or "none"
+    rep = saved["att_json"]
+    assert rep["confinement"] == want, (rep["confinement"], conf)
+    assert want != "none" and "seccomp" in want.split(",")  # the suite runs confined
+    p = verify_report(ad, saved["att"], saved["nonce"])
+    assert p.returncode == 0 and f"note   confinement: {want} (signed" in p.stdout, p.stdout
+    # --expect-confinement: each token given, in any order, must be in the signed list
+    have = want.split(",")
+    p = verify_report(ad, saved["att"], saved["nonce"], "--expect-confinement",
+                      ",".join(reversed(have)))
+    assert p.returncode == 0 and "ok     confinement: " in p.stdout, p.stdout
+    absent = [t for t in READYZ_TOKENS.values() if t not in have]
+    if absent:
+        p = verify_report(ad, saved["att"], saved["nonce"], "--expect-confinement",
+                          f"seccomp,{absent[0]}")
+        assert p.returncode == 1 and f"FAILED confinement: {want}, lacks {absent[0]}" in p.stdout, \
+            p.stdout
+    for bad in ("caps-dropped", "seccomp,", "none", ""):
+        p = verify_report(ad, saved["att"], saved["nonce"], "--expect-confinement", bad)
+        assert p.returncode == 2 and "--expect-confinement" in p.stderr, (bad, p.stderr)
+
+
+def test_altered_or_removed_confinement_fails(ad, saved, tmp_path):
+    rep = saved["att_json"]
+    have = rep["confinement"].split(",")
+    cases = {
+        "removed": None,
+        "not a string": 7,
+        "unknown token": ",".join(have + ["zz-sandbox"]),
+        "reordered": ",".join(reversed(have)) if len(have) > 1 else have[0] + "," + have[0],
+        "repeated": ",".join(have + have[-1:]),
+        "empty": "",
+        "newline": rep["confinement"] + "\n",
+        "one fewer": _other_confinement(rep["confinement"]),
+        "one more": ",".join(sorted(set(have) | {"uts-ns", "pid-ns", "user-ns"})),
+    }
+    for what, value in cases.items():
+        bad = dict(rep)
+        if value is None:
+            del bad["confinement"]
+        else:
+            bad["confinement"] = value
+        if bad.get("confinement") == rep["confinement"]:
+            continue  # (every token already there)
+        path = str(tmp_path / f"att-conf-{what.replace(' ', '-')}.json")
+        with open(path, "w") as f:
+            json.dump(bad, f)
+        p = verify_report(ad, path, saved["nonce"])
+        assert p.returncode == 1 and "FAILED report" in p.stdout, (what, p.stdout)
+        if what == "unknown token":
+            assert 'unknown token "zz-sandbox"' in p.stdout, p.stdout
+        # the documented openssl commands refuse it too (the member is in the signed bytes)
+        assert not openssl_report_ok(tmp_path, open(path).read(), saved["nonce"]), what
 
 
 @pytest.mark.parametrize("params", [
@@ -527,7 +599,7 @@ def test_node_sample_verifies(ad, dev, oracle, saved):
     assert p.returncode == 0, (p.stdout, p.stderr)
     assert "FAILED" not in p.stdout and "verified" in p.stdout
     for check in ("report signature", "report_data", "receipt signature", "output_sha256",
-                  "input_sha256", "code_sha256", "receipt key"):
+                  "input_sha256", "code_sha256", "receipt key", "report confinement"):
         assert f"ok     {check}" in p.stdout, (check, p.stdout)
     p = run_mjs(ad.base, dev, name, json.dumps(inp), "--expect-measurement", "ab" * 32)
     assert p.returncode == 1 and "FAILED measurement" in p.stdout, p.stdout
@@ -592,6 +664,25 @@ def test_node_sample_detects_tampering(ad, dev):
     def receipt_secret(path, text):
         return text.replace('"secrets":[]', '"secrets":["x"]', 1) if "/invoke" in path else text
 
+    def report_member(change):
+        def alter(path, text):
+            if "/v1/attestation" not in path:
+                return text
+            j = json.loads(text)
+            change(j)
+            return json.dumps(j)
+        alter.__name__ = change.__name__
+        return alter
+
+    def confinement_other(j):
+        j["confinement"] = _other_confinement(j["confinement"])
+
+    def confinement_removed(j):
+        del j["confinement"]
+
+    def confinement_unknown(j):
+        j["confinement"] += ",zz-sandbox"
+
     baseline = _Tamper(ad.base, lambda path, text: text)
     try:
         p = run_mjs(baseline.base, dev, name, "[1, 2]")
@@ -599,7 +690,10 @@ def test_node_sample_detects_tampering(ad, dev):
     finally:
         baseline.stop()
     for alter, failing in ((result_digit, "output_sha256"), (report_time, "report signature"),
-                           (receipt_secret, "receipt signature")):
+                           (receipt_secret, "receipt signature"),
+                           (report_member(confinement_other), "report signature"),
+                           (report_member(confinement_removed), "report confinement"),
+                           (report_member(confinement_unknown), "report confinement")):
         t = _Tamper(ad.base, alter)
         try:
             p = run_mjs(t.base, dev, name, "[1, 2]")

@@ -62,6 +62,21 @@ def tsm_daemon(request, tsm_root, tmp_path):
     fake.stop()
 
 
+# /readyz's confinement members and the report's tokens (docs/attestation.md, Confinement)
+READYZ_TOKENS = {
+    "bounding_set_dropped": "bounding-set-dropped", "mount_namespace_empty_root": "fs-hidden",
+    "ipc_namespace": "ipc-ns", "net_namespace": "net-ns", "no_new_privs": "no-new-privs",
+    "pid_namespace": "pid-ns", "seccomp": "seccomp", "uid_switch": "uid-switch",
+    "user_namespace": "user-ns", "uts_namespace": "uts-ns", "zygote_seccomp": "zygote-seccomp",
+}
+
+
+def readyz_confinement(d):
+    """The report's confinement string for what /readyz shows."""
+    conf = requests.get(d.url("/readyz"), timeout=30).json()["confinement"]
+    return ",".join(sorted(t for k, t in READYZ_TOKENS.items() if conf[k] is True)) or "none"
+
+
 def get_report(d, tmp_path, n=None):
     n = n or nonce()
     out = tmp_path / f"att-{n[:8]}.json"
@@ -110,6 +125,9 @@ def test_tsm_report_binds_nonce_key_and_measurement(tsm_daemon, tmp_path):
     assert "NOT checked" in p.stdout and "signature chain was NOT checked" in p.stdout
     assert ("Intel DCAP QVL" if flavour == "tdx" else "snpguest verify") in p.stdout
     assert "NOT hardware-backed" not in p.stdout
+    # the signed confinement (format v4) is the one /readyz shows
+    assert rep["confinement"] == readyz_confinement(d)
+    assert f"note   confinement: {rep['confinement']}" in p.stdout, p.stdout
     # another nonce, another quote; the old report does not answer the new nonce
     n2, path2, rep2 = get_report(d, tmp_path)
     assert rep2["quote"] != rep["quote"] and fake.seen[-1] == binding(n2, rep2)
@@ -135,6 +153,8 @@ def test_altered_tsm_reports_fail(tsm_daemon, tmp_path):
         "platform": lambda r: r.update(platform="sev-snp" if flavour == "tdx" else "tdx"),
         "hardware_backed": lambda r: r.update(hardware_backed=False),
         "provider": lambda r: r.update(provider="software"),
+        "confinement": lambda r: r.update(confinement="none"),
+        "confinement removed": lambda r: r.pop("confinement"),
     }
     for what, alter in alterations.items():
         bad = json.loads(json.dumps(rep))
@@ -143,8 +163,8 @@ def test_altered_tsm_reports_fail(tsm_daemon, tmp_path):
         assert p.returncode == 1 and "FAILED" in p.stdout, (what, p.stdout)
 
 
-def _sign_v2(report, key):
-    """Signs a tsm report as fnboxd does (docs/attestation.md, format v2), with the test's key:
+def _sign_v4(report, key):
+    """Signs a tsm report as fnboxd does (docs/attestation.md, format v4), with the test's key:
     so that only the quote checks can refuse what follows."""
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -155,8 +175,9 @@ def _sign_v2(report, key):
                                            + bytes.fromhex(report["measurement"])).hexdigest()
     lines = [report[k] for k in ("provider", "platform", "tee_id", "measurement", "public_key",
                                  "nonce", "report_data")]
-    lines += [str(report["time"]), hashlib.sha256(bytes.fromhex(report["quote"])).hexdigest()]
-    msg = ("fnbox-attestation-v2\n" + "".join(x + "\n" for x in lines)).encode()
+    lines += [str(report["time"]), hashlib.sha256(bytes.fromhex(report["quote"])).hexdigest(),
+              report["confinement"]]
+    msg = ("fnbox-attestation-v4\n" + "".join(x + "\n" for x in lines)).encode()
     report["signature"] = key.sign(msg, ec.ECDSA(hashes.SHA256())).hex()
     return report
 
@@ -170,7 +191,7 @@ def test_quote_with_other_report_data_is_rejected(tmp_path):
         fields = "tdx" if flavour == "tdx" else "sev_snp"
         base = {"provider": "tsm", "platform": flavour, "hardware_backed": True,
                 "tee_id": flavour, "measurement": "ab" * 32, "key_scheme": "p256", "nonce": n,
-                "time": 1718000000}
+                "time": 1718000000, "confinement": "net-ns,seccomp"}
         if flavour == "tdx":
             shown = {"version": 4, "debug": False, "mrtd": faketsm.MRTD.hex(),
                      **{f"rtmr{i}": r.hex() for i, r in enumerate(faketsm.RTMRS)}}
@@ -181,7 +202,7 @@ def test_quote_with_other_report_data_is_rejected(tmp_path):
 
         def report(rd):
             r = dict(base, quote=make(rd).hex(), **{fields: shown})
-            return _sign_v2(r, key)
+            return _sign_v4(r, key)
 
         # the honest one, built by this test from the documented format, verifies
         good = report(b"\0" * 64)

@@ -125,9 +125,9 @@ def test_k1_report_round_trip(kd, ksaved, tmp_path):
     # the signature, checked by another library over the documented bytes
     key = serialization.load_der_public_key(bytes.fromhex(rep["public_key"]))
     assert isinstance(key.curve, ec.SECP256K1)
-    msg = "fnbox-attestation-v1\n" + "".join(
+    msg = "fnbox-attestation-v3\n" + "".join(
         f"{rep[k]}\n" for k in ("provider", "platform", "tee_id", "measurement", "public_key",
-                                "nonce", "report_data")) + f"{rep['time']}\n"
+                                "nonce", "report_data")) + f"{rep['time']}\n{rep['confinement']}\n"
     key.verify(bytes.fromhex(rep["signature"]), msg.encode(), ec.ECDSA(hashes.SHA256()))
     p = verify_report(kd, ksaved["att"], ksaved["nonce"])
     assert p.returncode == 0, (p.stdout, p.stderr)

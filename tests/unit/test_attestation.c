@@ -24,6 +24,8 @@
 #include "attestation/receipt.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof *(a))
+/* a confinement string as fnboxd makes them (attestation/evidence.h) */
+#define TEST_CONF "ipc-ns,net-ns,no-new-privs,seccomp"
 
 /* n/2 (rounded down) for P-256: a low-s signature has s ≤ this. */
 static const char HALF_N_HEX[] = "7fffffff800000007fffffffffffffffde737d56d38bcf4279dce5617e3192a8";
@@ -76,12 +78,12 @@ static const char *get_s(const json_t *o, const char *key)
 
 static const char FIXED_RECEIPT[] = FIXED_UNSIGNED
     ",\"key_scheme\":\"p256\",\"public_key\":"
-    "\"3059301306072a8648ce3d020106082a8648ce3d03010703420004"
-    "1217da1a0bdaa5ad74ddbd2ca6eb1989d496ee5196c7f08718f0478dd9cdc99997764274f79e62b504c6aa3c"
-    "27271728cb954dca9b230954134f3fc22651227f\",\"signature\":\"ab704e08fcefdc490606fb5b38ecaf57"
-    "1f289cad7b63cc48cb6cff422a8fdddc58f9bc14594d2b68174ebd44a4a1984c2d7c6692efeb8b8b8b45fa39d0"
-    "305c5e\",\"signature_der\":\"3045022100ab704e08fcefdc490606fb5b38ecaf571f289cad7b63cc48cb6cf"
-    "f422a8fdddc022058f9bc14594d2b68174ebd44a4a1984c2d7c6692efeb8b8b8b45fa39d0305c5e\"}";
+    "\"3059301306072a8648ce3d020106082a8648ce3d030107034200040db8894afabb41bf832fae59e3666439e76d"
+    "9f0c1c269aef70bbc22986523b9912e5212734f7b7554b541dd67b9526977b74230038b643987f21ad060b7df5c7\","
+    "\"signature\":\"944e050c01218831a3bdfee67c327fbeb7ede2760aa68f2a5d58ea83eabb9bd9"
+    "601dfd95880ca72ef12f49906452fe216ae2cdffaec6e02d0ba12958524d9542\","
+    "\"signature_der\":\"3045022100944e050c01218831a3bdfee67c327fbeb7ede2760aa68f2a5d58ea83eabb"
+    "9bd90220601dfd95880ca72ef12f49906452fe216ae2cdffaec6e02d0ba12958524d9542\"}";
 
 static const char FIXED_BYTES[] =
     "fnbox-receipt-v1\n"
@@ -212,7 +214,7 @@ static void fresh_report(struct fresh *f)
     evidence_hex(f->nonce, sizeof f->nonce, f->nonce_hex);
     evidence_hex(f->m, sizeof f->m, f->m_hex);
     assert_int_equal(
-        evidence_software_report(f->key, f->nonce, sizeof f->nonce, f->m, 1718000000, &f->rep), 0);
+        evidence_software_report(f->key, f->nonce, sizeof f->nonce, f->m, TEST_CONF, 1718000000, &f->rep), 0);
 }
 
 static void fresh_free(struct fresh *f)
@@ -234,10 +236,11 @@ static void report_round_trip(void **state)
     assert_string_equal(get_s(r, "measurement"), f.m_hex);
     assert_string_equal(get_s(r, "nonce"), f.nonce_hex);
     assert_int_equal(json_integer_value(json_object_get(r, "time")), 1718000000);
-    assert_int_equal(json_object_size(r), 11);
+    assert_string_equal(get_s(r, "confinement"), TEST_CONF);
+    assert_int_equal(json_object_size(r), 12);
     const char *order[] = {"provider",    "platform",   "hardware_backed", "tee_id",
                            "measurement", "public_key", "key_scheme",      "nonce",
-                           "report_data", "time",       "signature"};
+                           "report_data", "time",       "confinement",     "signature"};
     char *text = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
     const char *at = text;
     for (size_t i = 0; i < ARRAY_LEN(order); i++) { /* the documented member order */
@@ -266,7 +269,8 @@ static void report_round_trip(void **state)
     size_t len;
     char want[1024];
     snprintf(want, sizeof want,
-             "fnbox-attestation-v1\nsoftware\nnone\nsoftware\n%s\n%s\n%s\n%s\n1718000000\n",
+             "fnbox-attestation-v3\nsoftware\nnone\nsoftware\n%s\n%s\n%s\n%s\n1718000000\n"
+             TEST_CONF "\n",
              f.m_hex, spki_hex, f.nonce_hex, rd_hex);
     assert_int_equal(evidence_report_bytes(r, &bytes, &len), 0);
     assert_int_equal(len, strlen(want));
@@ -346,13 +350,13 @@ static void report_any_byte(void **state)
             text[i] = orig;
         }
     }
-    assert_true(tried > 600);
+    assert_true(tried > 650);
     free(text);
 
     /* by member: each removed, the boolean flipped, time moved */
     const char *members[] = {"provider",    "platform",   "hardware_backed", "tee_id",
                              "measurement", "public_key", "key_scheme",      "nonce",
-                             "report_data", "time",       "signature"};
+                             "report_data", "time",       "confinement",     "signature"};
     for (size_t i = 0; i < ARRAY_LEN(members); i++) {
         json_t *m = json_deep_copy(f.rep);
         assert_int_equal(json_object_del(m, members[i]), 0);
@@ -382,6 +386,80 @@ static void report_any_byte(void **state)
     assert_int_equal(report_ok(m, f.nonce_hex, NULL), -EBADMSG);
     json_decref(m);
     assert_int_equal(report_ok(json_null(), f.nonce_hex, NULL), -EBADMSG);
+    fresh_free(&f);
+}
+
+/* The confinement string: one spelling per set, and a verifier that takes no other. */
+static void confinement_strings(void **state)
+{
+    /* the table is in strcmp order, so bit order is the sorted order */
+    for (unsigned i = 1; i < EVIDENCE_CONF_COUNT; i++)
+        assert_true(strcmp(evidence_confinement_token(i - 1), evidence_confinement_token(i)) < 0);
+    assert_null(evidence_confinement_token(EVIDENCE_CONF_COUNT));
+    char s[EVIDENCE_CONFINEMENT_MAX];
+    unsigned all = (1u << EVIDENCE_CONF_COUNT) - 1, mask;
+    assert_int_equal(evidence_confinement_string(all, s, sizeof s), 0);
+    assert_string_equal(s, "bounding-set-dropped,fs-hidden,ipc-ns,net-ns,no-new-privs,pid-ns,"
+                           "seccomp,uid-switch,user-ns,uts-ns,zygote-seccomp");
+    assert_int_equal(evidence_confinement_parse(s, &mask, NULL, 0), 0);
+    assert_int_equal(mask, all);
+    assert_int_equal(evidence_confinement_string(0, s, sizeof s), 0);
+    assert_string_equal(s, "none");
+    assert_int_equal(evidence_confinement_parse("none", &mask, NULL, 0), 0);
+    assert_int_equal(mask, 0);
+    assert_int_equal(evidence_confinement_string(EVIDENCE_CONF_SECCOMP | EVIDENCE_CONF_NET_NS, s,
+                                                 sizeof s),
+                     0);
+    assert_string_equal(s, "net-ns,seccomp");
+    assert_int_equal(evidence_confinement_string(1u << EVIDENCE_CONF_COUNT, s, sizeof s), -EINVAL);
+    assert_int_equal(evidence_confinement_string(all, s, 20), -ENOSPC);
+    assert_string_equal(s, "");
+    char why[EVIDENCE_WHY_MAX];
+    static const char *const bad[] = {
+        "",        "seccomp,net-ns", "net-ns,net-ns", "net-ns,",          ",net-ns",
+        "Seccomp", "seccomp\n",      "net-ns,none",   "none,net-ns",      "caps-dropped",
+        "net-ns seccomp", "net-ns,,seccomp"};
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        mask = 7;
+        if (evidence_confinement_parse(bad[i], &mask, why, sizeof why) != -EINVAL)
+            fail_msg("confinement \"%s\" was accepted", bad[i]);
+        assert_int_equal(mask, 0);
+    }
+    assert_int_equal(evidence_confinement_parse(NULL, &mask, why, sizeof why), -EINVAL);
+    assert_int_equal(evidence_confinement_parse("caps-dropped", &mask, why, sizeof why), -EINVAL);
+    assert_non_null(strstr(why, "unknown token \"caps-dropped\""));
+
+    /* in a report: required, of known tokens, and signed */
+    struct fresh f;
+    fresh_report(&f);
+    static const char *const swaps[] = {"ipc-ns,net-ns,seccomp", "none", "net-ns,ipc-ns",
+                                        "ipc-ns,net-ns,no-new-privs,seccomp,caps-dropped"};
+    for (size_t i = 0; i < ARRAY_LEN(swaps); i++) {
+        json_t *m = json_deep_copy(f.rep);
+        json_object_set_new(m, "confinement", json_string(swaps[i]));
+        assert_int_equal(report_ok(m, f.nonce_hex, NULL), -EBADMSG);
+        json_decref(m);
+    }
+    json_t *m = json_deep_copy(f.rep);
+    json_object_set_new(m, "confinement", json_string("ipc-ns,net-ns,bogus"));
+    assert_int_equal(evidence_report_verify(m, f.nonce_hex, NULL, why, sizeof why), -EBADMSG);
+    assert_non_null(strstr(why, "unknown token \"bogus\""));
+    json_object_set_new(m, "confinement", json_integer(3));
+    assert_int_equal(report_ok(m, f.nonce_hex, NULL), -EBADMSG);
+    json_object_del(m, "confinement");
+    assert_int_equal(report_ok(m, f.nonce_hex, NULL), -EBADMSG);
+    char *bytes;
+    size_t len;
+    assert_int_equal(evidence_report_bytes(m, &bytes, &len), -EINVAL);
+    json_decref(m);
+    /* a builder refuses a malformed one */
+    json_t *out;
+    assert_int_equal(evidence_software_report(f.key, f.nonce, sizeof f.nonce, f.m, "net-ns,ipc-ns",
+                                              1, &out),
+                     -EINVAL);
+    assert_int_equal(evidence_software_report(f.key, f.nonce, sizeof f.nonce, f.m, NULL, 1, &out),
+                     -EINVAL);
+    assert_null(out);
     fresh_free(&f);
 }
 
@@ -432,10 +510,10 @@ static void report_sign_refusals(void **state)
     /* a nonce outside 16..64 bytes */
     uint8_t nonce[65] = {0}, meas[32] = {0};
     json_t *out;
-    assert_int_equal(evidence_software_report(f.key, nonce, 15, meas, 1, &out), -EINVAL);
-    assert_int_equal(evidence_software_report(f.key, nonce, 65, meas, 1, &out), -EINVAL);
-    assert_int_equal(evidence_software_report(f.key, nonce, 16, meas, -1, &out), -EINVAL);
-    assert_int_equal(evidence_software_report(f.key, nonce, 64, meas, 0, &out), 0);
+    assert_int_equal(evidence_software_report(f.key, nonce, 15, meas, TEST_CONF, 1, &out), -EINVAL);
+    assert_int_equal(evidence_software_report(f.key, nonce, 65, meas, TEST_CONF, 1, &out), -EINVAL);
+    assert_int_equal(evidence_software_report(f.key, nonce, 16, meas, TEST_CONF, -1, &out), -EINVAL);
+    assert_int_equal(evidence_software_report(f.key, nonce, 64, meas, TEST_CONF, 0, &out), 0);
     char zeros[129];
     memset(zeros, '0', 128);
     zeros[128] = 0;
@@ -447,8 +525,8 @@ static void report_sign_refusals(void **state)
     EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
     assert_non_null(p384);
     assert_non_null(ed);
-    assert_int_equal(evidence_software_report(p384, nonce, 16, meas, 1, &out), -EINVAL);
-    assert_int_equal(evidence_software_report(ed, nonce, 16, meas, 1, &out), -EINVAL);
+    assert_int_equal(evidence_software_report(p384, nonce, 16, meas, TEST_CONF, 1, &out), -EINVAL);
+    assert_int_equal(evidence_software_report(ed, nonce, 16, meas, TEST_CONF, 1, &out), -EINVAL);
     assert_null(out);
     EVP_PKEY_free(p384);
     EVP_PKEY_free(ed);
@@ -1005,6 +1083,7 @@ int main(void)
         cmocka_unit_test(report_round_trip),
         cmocka_unit_test(report_any_byte),
         cmocka_unit_test(report_key_substitution),
+        cmocka_unit_test(confinement_strings),
         cmocka_unit_test(report_sign_refusals),
         cmocka_unit_test(receipt_known_answer),
         cmocka_unit_test(receipt_signed_by_openssl),

@@ -570,7 +570,7 @@ static void report_k1(void **state)
     assert_int_equal(RAND_bytes(m, sizeof m), 1);
     evidence_hex(nonce, sizeof nonce, nonce_hex);
     json_t *rep;
-    assert_int_equal(evidence_software_report(k, nonce, sizeof nonce, m, 1718000000, &rep), 0);
+    assert_int_equal(evidence_software_report(k, nonce, sizeof nonce, m, "seccomp", 1718000000, &rep), 0);
     assert_string_equal(json_string_value(json_object_get(rep, "key_scheme")), "secp256k1");
     uint8_t spki[ECSIG_SPKI_MAX];
     size_t spki_len;
@@ -580,7 +580,7 @@ static void report_k1(void **state)
     evidence_hex(spki, spki_len, spki_hex);
     assert_string_equal(json_string_value(json_object_get(rep, "public_key")), spki_hex);
     assert_string_equal(json_string_value(json_object_get(rep, "address")), addr);
-    assert_int_equal(json_object_size(rep), 12);
+    assert_int_equal(json_object_size(rep), 13);
     assert_int_equal(report_ok(rep, nonce_hex), 0);
 
     /* the signature is plain ECDSA-SHA256 over the documented bytes, by the k1 key */
@@ -627,7 +627,7 @@ static void report_k1(void **state)
     /* a P-256 report says p256, has no address, and refuses one added */
     EVP_PKEY *p = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
     json_t *prep;
-    assert_int_equal(evidence_software_report(p, nonce, sizeof nonce, m, 1718000000, &prep), 0);
+    assert_int_equal(evidence_software_report(p, nonce, sizeof nonce, m, "seccomp", 1718000000, &prep), 0);
     assert_string_equal(json_string_value(json_object_get(prep, "key_scheme")), "p256");
     assert_null(json_object_get(prep, "address"));
     assert_int_equal(report_ok(prep, nonce_hex), 0);

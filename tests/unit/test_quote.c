@@ -19,6 +19,7 @@
 #include "attestation/evidence.h"
 #include "attestation/quote.h"
 
+#define TEST_CONF "net-ns,pid-ns,seccomp" /* attestation/evidence.h */
 #define TDX_SIG_LEN 100 /* arbitrary signature data; fnbox does not check it */
 #define TDX_LEN (636 + TDX_SIG_LEN)
 #define QBUF 0x4a0 /* room for either: the SNP report is the larger */
@@ -243,7 +244,7 @@ static void tsm_report_round_trip(void **state)
         json_t *r = NULL;
         char why[EVIDENCE_WHY_MAX];
         assert_int_equal(evidence_tsm_report(f.key, (enum quote_platform)p, q, qlen, f.nonce,
-                                             sizeof f.nonce, f.m, 1718000000, &r, why, sizeof why),
+                                             sizeof f.nonce, f.m, TEST_CONF, 1718000000, &r, why, sizeof why),
                          0);
         assert_string_equal(json_string_value(json_object_get(r, "provider")), "tsm");
         const char *plat = p == QUOTE_TDX ? "tdx" : "sev-snp";
@@ -263,17 +264,21 @@ static void tsm_report_round_trip(void **state)
         assert_int_equal(verify(r, f.nonce_hex, why), 0);
         assert_string_equal(why, "ok");
 
-        /* the canonical bytes are v2: v1's lines and the quote's SHA-256 */
+        /* the canonical bytes are v4: v1's lines, the quote's SHA-256, the confinement */
         char *bytes;
         size_t len;
         assert_int_equal(evidence_report_bytes(r, &bytes, &len), 0);
-        assert_true(strncmp(bytes, "fnbox-attestation-v2\ntsm\n", 25) == 0);
+        assert_true(strncmp(bytes, "fnbox-attestation-v4\ntsm\n", 25) == 0);
         uint8_t md[32];
         unsigned int mdn;
         char mdh[65];
         assert_int_equal(EVP_Digest(q, qlen, md, &mdn, EVP_sha256(), NULL), 1);
         evidence_hex(md, 32, mdh);
-        assert_true(len > 65 && memcmp(bytes + len - 65, mdh, 64) == 0 && bytes[len - 1] == '\n');
+        static const char conf_line[] = "\n" TEST_CONF "\n";
+        size_t cl = sizeof conf_line - 1;
+        assert_true(len > 65 + cl && memcmp(bytes + len - cl, conf_line, cl) == 0);
+        assert_true(memcmp(bytes + len - cl - 64, mdh, 64) == 0);
+        assert_string_equal(json_string_value(json_object_get(r, "confinement")), TEST_CONF);
         free(bytes);
 
         /* a quote for other data is not signed */
@@ -283,13 +288,13 @@ static void tsm_report_round_trip(void **state)
         other[63] ^= 1;
         qlen = make_quote((enum quote_platform)p, other, q);
         assert_int_equal(evidence_tsm_report(f.key, (enum quote_platform)p, q, qlen, f.nonce,
-                                             sizeof f.nonce, f.m, 1718000000, &r2, why, sizeof why),
+                                             sizeof f.nonce, f.m, TEST_CONF, 1718000000, &r2, why, sizeof why),
                          -EBADMSG);
         assert_null(r2);
         assert_non_null(strstr(why, "report_data"));
         /* nor a garbled one */
         assert_int_equal(evidence_tsm_report(f.key, (enum quote_platform)p, q, qlen - 1, f.nonce,
-                                             sizeof f.nonce, f.m, 1718000000, &r2, why, sizeof why),
+                                             sizeof f.nonce, f.m, TEST_CONF, 1718000000, &r2, why, sizeof why),
                          -EBADMSG);
         json_decref(r);
         EVP_PKEY_free(f.key);
@@ -306,7 +311,7 @@ static void tsm_report_refusals(void **state)
     json_t *good = NULL;
     char why[EVIDENCE_WHY_MAX];
     assert_int_equal(evidence_tsm_report(f.key, QUOTE_TDX, q, qlen, f.nonce, sizeof f.nonce, f.m,
-                                         1718000000, &good, why, sizeof why), 0);
+                                         TEST_CONF, 1718000000, &good, why, sizeof why), 0);
 
     /* every byte of the quote: a flip is caught (by the signature, the fields or the binding) */
     const char *qhex = json_string_value(json_object_get(good, "quote"));
