@@ -144,6 +144,7 @@ static const struct {
     {"clone", "fork a worker (_Fork)"},
     {"wait4", "reap workers"},
     {"kill", "end a worker whose deadline passed"},
+    {"pidfd_send_signal", "a function zygote ends its own workers (it may not use kill)"},
     {"futex", "libc internals"},
     {"brk", "malloc"},
     {"mmap", "malloc"},
@@ -203,20 +204,17 @@ int seccomp_policy_load_zygote(void)
 int seccomp_policy_build_function_zygote(struct sock_fprog *out)
 {
     /* A layer on top of the zygote's filter (which it inherits): a function zygote has parsed
-     * user code, so it may signal only single processes by pid (no process group, no -1
-     * broadcast: those would reach the zygote and every tenant's workers) and set only its
-     * own rlimits. Arguments are ints: the checks look at the low 32 bits a kernel uses. */
+     * user code, so it may signal no process by number (a pid, a process group or -1 would
+     * reach the zygote or other tenants' workers, which share its uid) and set only its own
+     * rlimits. */
     memset(out, 0, sizeof *out);
     scmp_filter_ctx sc = seccomp_init(SCMP_ACT_ALLOW);
     if (!sc) return -ENOMEM;
     int rc = seccomp_attr_set(sc, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
     if (!rc) rc = seccomp_attr_set(sc, SCMP_FLTATR_CTL_NNP, 0); /* confine.c sets it */
-    if (!rc) /* pid < 0: a process group or every process */
-        rc = seccomp_rule_add(sc, SCMP_ACT_KILL_PROCESS, SCMP_SYS(kill), 1,
-                              SCMP_A0(SCMP_CMP_MASKED_EQ, 0x80000000u, 0x80000000u));
-    if (!rc) /* pid 0: its own process group */
-        rc = seccomp_rule_add(sc, SCMP_ACT_KILL_PROCESS, SCMP_SYS(kill), 1,
-                              SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffu, 0));
+    if (!rc) /* no kill at all: it ends its workers through their pidfds, which name nothing
+              * else, and so cannot reach another tenant's processes that share its uid */
+        rc = seccomp_rule_add(sc, SCMP_ACT_KILL_PROCESS, SCMP_SYS(kill), 0);
     if (!rc) /* another process's limits */
         rc = seccomp_rule_add(sc, SCMP_ACT_KILL_PROCESS, SCMP_SYS(prlimit64), 1,
                               SCMP_A0(SCMP_CMP_NE, 0));

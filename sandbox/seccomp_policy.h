@@ -22,8 +22,8 @@ int seccomp_policy_apply(const struct sock_fprog *prog);
  * network socket (socketpair of AF_UNIX only), exec, trace or mount. Sets no_new_privs. */
 int seccomp_policy_load_zygote(void);
 
-/* A function zygote's extra layer (it keeps the zygote's filter): kill only of pid > 0,
- * prlimit64 only of itself. Built once by the zygote (which cannot load filters with
+/* A function zygote's extra layer (it keeps the zygote's filter): no kill (it signals its
+ * workers through pidfds), prlimit64 only of itself. Built once by the zygote (which cannot load filters with
  * libseccomp once its own is on), applied with seccomp_policy_apply. 0 or a negative errno. */
 int seccomp_policy_build_function_zygote(struct sock_fprog *out);
 

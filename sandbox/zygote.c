@@ -125,6 +125,21 @@ static void worker_child(struct zygote_state *zs, int sock, const struct zyg_req
     _exit(worker_serve(&zs->heap, WORKER_FD));
 }
 
+/* SIGKILL to child c: by its pidfd when it has one (function zygotes), else by pid. */
+static void kill_child(const struct child *c)
+{
+    if (!c) return;
+    if (c->pidfd >= 0) syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0);
+    else kill(c->pid, SIGKILL);
+}
+
+static struct child *child_of(struct zygote_state *zs, pid_t pid)
+{
+    for (size_t i = 0; i < zs->nchildren; i++)
+        if (zs->children[i].pid == pid) return &zs->children[i];
+    return NULL;
+}
+
 /* Forks one confined worker; *gateway_fd receives the other end of its socket. */
 static pid_t fork_worker(struct zygote_state *zs, const struct zyg_request *req, int *gateway_fd)
 {
@@ -137,7 +152,12 @@ static pid_t fork_worker(struct zygote_state *zs, const struct zyg_request *req,
     /* _Fork: no atfork handlers. Those of the libraries fnboxd links (OpenSSL, GnuTLS, p11-kit)
      * would only dirty pages in a child that never uses them; the zygote is single-threaded,
      * so no lock can be held across the fork. */
-    pid_t pid = _Fork();
+    int pidfd = -1;
+    pid_t pid;
+    if (zs->heap.precompiled) /* a function zygote: it may signal its workers only by pidfd */
+        pid = (pid_t)syscall(SYS_clone, CLONE_PIDFD | SIGCHLD, NULL, &pidfd, NULL, 0);
+    else
+        pid = _Fork();
     if (pid == 0) worker_child(zs, sv[1], req);
     int err = errno;
     close(sv[1]);
@@ -146,7 +166,8 @@ static pid_t fork_worker(struct zygote_state *zs, const struct zyg_request *req,
         errno = err;
         return -1;
     }
-    zs->children[zs->nchildren++] = (struct child){.job_id = req->job_id, .pid = pid};
+    zs->children[zs->nchildren++] =
+        (struct child){.job_id = req->job_id, .pid = pid, .pidfd = pidfd};
     *gateway_fd = sv[0];
     return pid;
 }
@@ -179,7 +200,7 @@ void zygote_spawn(struct zygote_state *zs, const struct zyg_request *req)
     }
     if (zygote_send_msg(zs->ctrl_fd, ZYG_SPAWNED, zs->heap.precompiled ? ZYG_PRECOMPILED : 0,
                         req->job_id, pid, fd) != 0)
-        kill(pid, SIGKILL);
+        kill_child(child_of(zs, pid));
     close(fd);
 }
 
@@ -194,7 +215,8 @@ static int refill_pool(struct zygote_state *zs)
     if (!zs->want_cpu || have >= (size_t)zs->cfg.prefork) return 0;
     if (frame_now_ms() < zs->refill_after_ms) return 0;
     if (zs->nidle == ZYGOTE_POOL_MAX) {
-        kill(zs->idle[0].pid, SIGKILL); /* reaped later as an idle child: nothing reported */
+        struct child *c = child_of(zs, zs->idle[0].pid);
+        if (c) kill_child(c); /* reaped later as an idle child: nothing reported */
         close(zs->idle[0].gateway_fd);
         zs->idle[0] = zs->idle[--zs->nidle];
     }
@@ -213,7 +235,7 @@ static void kill_job(struct zygote_state *zs, uint64_t job_id, int forget)
 {
     for (size_t i = 0; i < zs->nchildren; i++)
         if (zs->children[i].job_id == job_id) {
-            kill(zs->children[i].pid, SIGKILL);
+            kill_child(&zs->children[i]);
             if (forget) zs->children[i].job_id = 0;
         }
 }
@@ -235,6 +257,7 @@ static void reap(struct zygote_state *zs)
             if (zs->children[i].pid != pid) continue;
             if (zs->children[i].job_id)
                 zygote_send_msg(zs->ctrl_fd, ZYG_EXITED, status, zs->children[i].job_id, pid, -1);
+            if (zs->children[i].pidfd >= 0) close(zs->children[i].pidfd);
             zs->children[i] = zs->children[--zs->nchildren];
             break;
         }
@@ -421,7 +444,7 @@ void zygote_serve(struct zygote_state *zs)
             handle_request(zs, &req);
         }
     }
-    for (size_t i = 0; i < zs->nchildren; i++) kill(zs->children[i].pid, SIGKILL);
+    for (size_t i = 0; i < zs->nchildren; i++) kill_child(&zs->children[i]);
     for (size_t i = 0; i < zs->nidle; i++) close(zs->idle[i].gateway_fd);
     for (size_t i = 0; i < FNZ_MAX; i++)
         if (zs->fnz[i].used) kill(zs->fnz[i].pid, SIGKILL);

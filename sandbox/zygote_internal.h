@@ -17,6 +17,7 @@
 struct child {
     uint64_t job_id; /* 0: an idle pre-forked worker, not yet handed out */
     pid_t pid;
+    int pidfd; /* a function zygote signals its workers only through these (-1 elsewhere) */
 };
 
 /* A pre-forked worker, confined and blocked reading its socket, for one limits class. */

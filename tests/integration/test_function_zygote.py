@@ -115,12 +115,13 @@ def test_function_zygote_is_confined(d):
         assert int(st["CapBnd"], 16) == 0
         assert st["NoNewPrivs"] == "1"
         assert st["Seccomp"] == "2"
-        # stdio, its signalfd, its socket to the zygote, its idle workers' sockets (the default
-        # pool of 2): no file, no descriptor of fnboxd's
+        # stdio, its signalfd, its socket to the zygote, its idle workers' sockets and pidfds
+        # (the default pool of 2): no file, no descriptor of fnboxd's
         targets = sorted(os.readlink(f"/proc/{p}/fd/{fd}") for fd in os.listdir(f"/proc/{p}/fd")
                          if int(fd) > 2)
-        assert len(targets) <= 2 + 2, targets
-        assert all(t.startswith("socket:") or t == "anon_inode:[signalfd]" for t in targets), targets
+        assert len(targets) <= 2 + 2 * 2, targets
+        assert all(t.startswith("socket:") or t in ("anon_inode:[signalfd]", "anon_inode:[pidfd]")
+                   for t in targets), targets
 
 
 def test_losing_a_function_zygote_costs_nothing_but_time(d):

@@ -1,5 +1,5 @@
-/* What a compromised function zygote meets: its seccomp layer (no process-group or broadcast
- * kill, no other process's rlimits) and the zygote's message reader (a message carrying
+/* What a compromised function zygote meets: its seccomp layer (no kill by number at all —
+ * it signals its workers through pidfds — and no other process's rlimits) and the zygote's message reader (a message carrying
  * several descriptors is refused and leaks none). */
 #include <dirent.h>
 #include <errno.h>
@@ -21,7 +21,16 @@
 #include "sandbox/seccomp_policy.h"
 #include "sandbox/zygote_msg.h"
 
-enum attempt { KILL_GROUP, KILL_ALL, KILL_GROUP_HIGH_BITS, PRLIMIT_OTHER, KILL_SELF, PRLIMIT_SELF };
+enum attempt {
+    KILL_GROUP,
+    KILL_ALL,
+    KILL_GROUP_HIGH_BITS,
+    KILL_OTHER, /* a process by pid: another tenant's worker shares the uid */
+    KILL_SELF,
+    PRLIMIT_OTHER,
+    PIDFD_SIGNAL, /* how it ends its own workers */
+    PRLIMIT_SELF,
+};
 
 /* In a child under the layer: 0 when the call was allowed, else its death signal. */
 static struct sock_fprog layer;
@@ -41,6 +50,12 @@ static int try_in_child(enum attempt a)
         case KILL_GROUP_HIGH_BITS: syscall(SYS_kill, 0x100000000L, 0); break; /* pid 0 */
         case PRLIMIT_OTHER: syscall(SYS_prlimit64, parent, RLIMIT_NOFILE, NULL, &rl); break;
         case KILL_SELF: syscall(SYS_kill, getpid(), 0); break;
+        case KILL_OTHER: syscall(SYS_kill, parent, 0); break;
+        case PIDFD_SIGNAL: {
+            int pfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+            if (pfd < 0 || syscall(SYS_pidfd_send_signal, pfd, 0, NULL, 0) != 0) _exit(98);
+            break;
+        }
         case PRLIMIT_SELF: syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &rl); break;
         }
         _exit(0);
@@ -59,9 +74,11 @@ static void layer_stops_group_and_broadcast_signals(void **state)
     assert_int_equal(try_in_child(KILL_GROUP), SIGSYS);
     assert_int_equal(try_in_child(KILL_ALL), SIGSYS);
     assert_int_equal(try_in_child(KILL_GROUP_HIGH_BITS), SIGSYS);
+    assert_int_equal(try_in_child(KILL_OTHER), SIGSYS);
+    assert_int_equal(try_in_child(KILL_SELF), SIGSYS);
     assert_int_equal(try_in_child(PRLIMIT_OTHER), SIGSYS);
     /* the control group: what a function zygote needs still works */
-    assert_int_equal(try_in_child(KILL_SELF), 0);
+    assert_int_equal(try_in_child(PIDFD_SIGNAL), 0);
     assert_int_equal(try_in_child(PRLIMIT_SELF), 0);
     seccomp_policy_free(&layer);
 }
