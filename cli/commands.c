@@ -919,25 +919,39 @@ static const char *str_field(const json_t *o, const char *key, char *buf, size_t
     return v != NULL ? fnbox_sanitize(buf, len, v, strlen(v)) : "?";
 }
 
-/* Reads and parses a saved checkpoint; 0, or the exit status after reporting. */
-static int load_checkpoint(const char *file, struct fnbox_checkpoint *cp)
+/* A JSON object from FILE ('-': stdin); NULL after reporting (*ex set). */
+static json_t *load_json_file(const char *file, size_t max, int *ex)
 {
-    char *buf, err[160], shown[128];
+    char *buf, shown[128];
     size_t len;
     fnbox_sanitize(shown, sizeof shown, file, strlen(file));
-    if (fnbox_read_file(file, CHECKPOINT_FILE_MAX, &buf, &len) != 0) {
+    if (fnbox_read_file(file, max, &buf, &len) != 0) {
         fnbox_errf("%s: %s", shown, errno == EFBIG ? "file too large" : strerror(errno));
-        return FNBOX_EXIT_USAGE;
+        *ex = FNBOX_EXIT_USAGE;
+        return NULL;
     }
     json_error_t je;
     json_t *j = json_loadb(buf, len, 0, &je);
     free(buf);
-    if (j == NULL) {
+    if (!json_is_object(j)) {
         char text[JSON_ERROR_TEXT_LENGTH];
         fnbox_errf("%s: not a JSON object (line %d: %s)", shown, je.line,
-                   fnbox_sanitize(text, sizeof text, je.text, strlen(je.text)));
-        return FNBOX_EXIT_USAGE;
+                   j ? "" : fnbox_sanitize(text, sizeof text, je.text, strlen(je.text)));
+        json_decref(j);
+        *ex = FNBOX_EXIT_USAGE;
+        return NULL;
     }
+    return j;
+}
+
+/* Reads and parses a saved checkpoint; 0, or the exit status after reporting. */
+static int load_checkpoint(const char *file, struct fnbox_checkpoint *cp)
+{
+    char err[160], shown[128];
+    int ex = 0;
+    fnbox_sanitize(shown, sizeof shown, file, strlen(file));
+    json_t *j = load_json_file(file, CHECKPOINT_FILE_MAX, &ex);
+    if (j == NULL) return ex;
     int rc = fnbox_checkpoint_parse(j, cp, err, sizeof err);
     json_decref(j);
     if (rc != 0) {
@@ -1197,31 +1211,6 @@ int fnbox_cmd_keys_challenge(const struct fnbox_args *a)
 }
 
 #define BUNDLE_FILE_MAX (256u << 20)
-
-/* A JSON object from FILE ('-': stdin); NULL after reporting (*ex set). */
-static json_t *load_json_file(const char *file, size_t max, int *ex)
-{
-    char *buf, shown[128];
-    size_t len;
-    fnbox_sanitize(shown, sizeof shown, file, strlen(file));
-    if (fnbox_read_file(file, max, &buf, &len) != 0) {
-        fnbox_errf("%s: %s", shown, errno == EFBIG ? "file too large" : strerror(errno));
-        *ex = FNBOX_EXIT_USAGE;
-        return NULL;
-    }
-    json_error_t je;
-    json_t *j = json_loadb(buf, len, 0, &je);
-    free(buf);
-    if (!json_is_object(j)) {
-        char text[JSON_ERROR_TEXT_LENGTH];
-        fnbox_errf("%s: not a JSON object (line %d: %s)", shown, je.line,
-                   j ? "" : fnbox_sanitize(text, sizeof text, je.text, strlen(je.text)));
-        json_decref(j);
-        *ex = FNBOX_EXIT_USAGE;
-        return NULL;
-    }
-    return j;
-}
 
 int fnbox_cmd_keys_export(const struct fnbox_args *a)
 {

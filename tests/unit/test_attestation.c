@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "tests/unit/evidence_checks.h"
 #include <jansson.h>
 #include <openssl/bn.h>
 #include <openssl/ec.h>
@@ -31,26 +33,9 @@
 static const char HALF_N_HEX[] = "7fffffff800000007fffffffffffffffde737d56d38bcf4279dce5617e3192a8";
 #define N_HEX "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551"
 
-static void unhex(const char *hex, uint8_t *out, size_t n)
-{
-    size_t got;
-    assert_int_equal(evidence_unhex(hex, 1, out, n, &got), 0);
-    assert_int_equal(got, n);
-}
-
 static EVP_PKEY *new_key(void)
 {
-    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-    assert_non_null(k);
-    return k;
-}
-
-static json_t *parse(const char *text)
-{
-    json_error_t err;
-    json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &err);
-    assert_non_null(j);
-    return j;
+    return ec_key("P-256");
 }
 
 static const char *get_s(const json_t *o, const char *key)
@@ -127,31 +112,7 @@ static void sha256_hex(const void *p, size_t n, char out[65])
 /* 1 when the 32-byte big-endian s is at most n/2. */
 static int low_s(const uint8_t s[32])
 {
-    uint8_t half[32];
-    unhex(HALF_N_HEX, half, 32);
-    return memcmp(s, half, 32) <= 0;
-}
-
-static int report_ok(const json_t *rep, const char *nonce_hex, const char *m)
-{
-    char why[EVIDENCE_WHY_MAX];
-    int rc = evidence_report_verify(rep, nonce_hex, m, why, sizeof why);
-    if (rc == 0)
-        assert_string_equal(why, "ok");
-    else
-        assert_true(why[0] && strcmp(why, "ok") != 0);
-    return rc;
-}
-
-static int receipt_ok(const json_t *rc, const char *pk)
-{
-    char why[EVIDENCE_WHY_MAX];
-    int r = receipt_verify(rc, pk, why, sizeof why);
-    if (r == 0)
-        assert_string_equal(why, "ok");
-    else
-        assert_true(why[0] && strcmp(why, "ok") != 0);
-    return r;
+    return s_at_most(s, HALF_N_HEX);
 }
 
 /* ---- hex ---- */

@@ -15,6 +15,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "tests/unit/evidence_checks.h"
 #include <jansson.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -36,18 +38,9 @@
 #define K1_HALF_N_HEX "7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0"
 #define K1_SPKI_PREFIX "3056301006072a8648ce3d020106052b8104000a034200"
 
-static void unhex(const char *hex, uint8_t *out, size_t n)
-{
-    size_t got;
-    assert_int_equal(evidence_unhex(hex, 1, out, n, &got), 0);
-    assert_int_equal(got, n);
-}
-
 static EVP_PKEY *k1_key(void)
 {
-    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "secp256k1");
-    assert_non_null(k);
-    return k;
+    return ec_key("secp256k1");
 }
 
 /* The secp256k1 key pair with private scalar d (hex). */
@@ -94,9 +87,7 @@ static void sha256(const void *p, size_t n, uint8_t out[32])
 
 static int low_s(const uint8_t s[32])
 {
-    uint8_t half[32];
-    unhex(K1_HALF_N_HEX, half, 32);
-    return memcmp(s, half, 32) <= 0;
+    return s_at_most(s, K1_HALF_N_HEX);
 }
 
 /* ---- Keccak-256 ---- */
@@ -387,22 +378,6 @@ static void spki_one_spelling(void **state)
     "\"response_sha256\":\"85316b1d8ccfedc2fa38c3ec9cc3deb3bec633178e31f7c86af433cd9593ad32\"}],"  \
     "\"secrets\":[\"k\"]}"
 
-static json_t *parse(const char *text)
-{
-    json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
-    assert_non_null(j);
-    return j;
-}
-
-static int receipt_ok(const json_t *r, const char *pk)
-{
-    char why[EVIDENCE_WHY_MAX];
-    int rc = receipt_verify(r, pk, why, sizeof why);
-    if (rc == 0) assert_string_equal(why, "ok");
-    else assert_true(why[0] && strcmp(why, "ok") != 0);
-    return rc;
-}
-
 static void receipt_k1(void **state)
 {
     EVP_PKEY *k = k1_key();
@@ -552,14 +527,6 @@ static void receipt_k1_many(void **state)
 
 /* ---- reports ---- */
 
-static int report_ok(const json_t *rep, const char *nonce_hex)
-{
-    char why[EVIDENCE_WHY_MAX];
-    int rc = evidence_report_verify(rep, nonce_hex, NULL, why, sizeof why);
-    if (rc == 0) assert_string_equal(why, "ok");
-    else assert_true(why[0] && strcmp(why, "ok") != 0);
-    return rc;
-}
 
 static void report_k1(void **state)
 {
@@ -581,7 +548,7 @@ static void report_k1(void **state)
     assert_string_equal(json_string_value(json_object_get(rep, "public_key")), spki_hex);
     assert_string_equal(json_string_value(json_object_get(rep, "address")), addr);
     assert_int_equal(json_object_size(rep), 13);
-    assert_int_equal(report_ok(rep, nonce_hex), 0);
+    assert_int_equal(report_ok(rep, nonce_hex, NULL), 0);
 
     /* the signature is plain ECDSA-SHA256 over the documented bytes, by the k1 key */
     char *bytes;
@@ -617,11 +584,11 @@ static void report_k1(void **state)
 
     json_t *x = json_deep_copy(rep);
     json_object_set_new(x, "key_scheme", json_string("p256"));
-    assert_int_equal(report_ok(x, nonce_hex), -EBADMSG);
+    assert_int_equal(report_ok(x, nonce_hex, NULL), -EBADMSG);
     json_decref(x);
     x = json_deep_copy(rep);
     json_object_del(x, "address");
-    assert_int_equal(report_ok(x, nonce_hex), -EBADMSG);
+    assert_int_equal(report_ok(x, nonce_hex, NULL), -EBADMSG);
     json_decref(x);
 
     /* a P-256 report says p256, has no address, and refuses one added */
@@ -630,11 +597,11 @@ static void report_k1(void **state)
     assert_int_equal(evidence_software_report(p, nonce, sizeof nonce, m, "seccomp", 1718000000, &prep), 0);
     assert_string_equal(json_string_value(json_object_get(prep, "key_scheme")), "p256");
     assert_null(json_object_get(prep, "address"));
-    assert_int_equal(report_ok(prep, nonce_hex), 0);
+    assert_int_equal(report_ok(prep, nonce_hex, NULL), 0);
     json_object_set_new(prep, "address", json_string(addr));
-    assert_int_equal(report_ok(prep, nonce_hex), -EBADMSG);
+    assert_int_equal(report_ok(prep, nonce_hex, NULL), -EBADMSG);
     json_object_set_new(prep, "key_scheme", json_string("secp256k1"));
-    assert_int_equal(report_ok(prep, nonce_hex), -EBADMSG);
+    assert_int_equal(report_ok(prep, nonce_hex, NULL), -EBADMSG);
     json_decref(prep);
     EVP_PKEY_free(p);
     json_decref(rep);
