@@ -81,20 +81,6 @@ int evidence_sig_low_s(const uint8_t *der, size_t der_len, uint8_t rs[EVIDENCE_S
     return ecsig_low_s(ECSIG_P256, der, der_len, rs, der_out, der_out_len, was_high);
 }
 
-int evidence_p256_sign(EVP_PKEY *key, const void *msg, size_t len, uint8_t rs[EVIDENCE_SIG_RS_LEN],
-                       uint8_t der[EVIDENCE_SIG_DER_MAX], size_t *der_len)
-{
-    *der_len = 0;
-    if (!is_p256(key) || (!msg && len)) return -EINVAL;
-    struct ecsig sig;
-    int rc = ecsig_sign(key, msg, len, &sig);
-    if (rc) return rc;
-    memcpy(rs, sig.rs, EVIDENCE_SIG_RS_LEN);
-    memcpy(der, sig.der, sig.der_len);
-    *der_len = sig.der_len;
-    return 0;
-}
-
 int evidence_p256_verify(const uint8_t *spki, size_t spki_len, const void *msg, size_t len,
                          const uint8_t *der, size_t der_len)
 {
@@ -447,7 +433,7 @@ int evidence_software_report(EVP_PKEY *key, const uint8_t *nonce, size_t nonce_l
     return 0;
 }
 
-json_t *evidence_quote_fields(const struct quote_info *q)
+static json_t *quote_fields(const struct quote_info *q)
 {
     char h[5][2 * QUOTE_MR_LEN + 1];
     if (q->platform == QUOTE_TDX) {
@@ -502,7 +488,7 @@ int evidence_tsm_report(EVP_PKEY *key, enum quote_platform platform, const uint8
                           "tsm", "platform", name, "hardware_backed", 1, "tee_id", name,
                           "measurement", m_hex, "nonce", nonce_hex, "time", (json_int_t)time,
                           "confinement", confinement, "quote", q_hex,
-                          platform == QUOTE_TDX ? "tdx" : "sev_snp", evidence_quote_fields(&qi));
+                          platform == QUOTE_TDX ? "tdx" : "sev_snp", quote_fields(&qi));
     free(q_hex);
     if (!r) return -ENOMEM;
     rc = evidence_report_sign(key, r);
@@ -549,7 +535,7 @@ static int check_quote(const json_t *report, const struct report_fields *f,
                     "the quote's report data is not SHA-512(nonce || public_key || measurement): "
                     "the quote was made for another key, nonce or measurement");
     const char *member = p == QUOTE_TDX ? "tdx" : "sev_snp";
-    json_t *want = evidence_quote_fields(&qi);
+    json_t *want = quote_fields(&qi);
     if (!want) return -ENOMEM;
     int same = json_equal(want, json_object_get(report, member));
     json_decref(want);

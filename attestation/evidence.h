@@ -139,10 +139,6 @@ int evidence_tsm_report(EVP_PKEY *key, enum quote_platform platform, const uint8
                         const char *confinement, int64_t time, json_t **out, char *why,
                         size_t whylen);
 
-/* The parsed fields a tsm report shows beside its quote ("tdx" or "sev_snp" member); NULL on
- * allocation failure or an unparsed quote_info. */
-json_t *evidence_quote_fields(const struct quote_info *q);
-
 /* Verifies a report: 0 only when the provider is "software" with platform "none",
  * hardware_backed false, tee_id "software", no quote — or the provider is "tsm" with
  * platform "tdx" or "sev-snp", hardware_backed true, tee_id the platform, a quote that parses
@@ -162,13 +158,7 @@ json_t *evidence_quote_fields(const struct quote_info *q);
 int evidence_report_verify(const json_t *report, const char *nonce_hex,
                            const char *expect_measurement_hex, char *why, size_t whylen);
 
-/* ---- P-256 signature primitives (shared with receipt.c) ---- */
-
-/* ECDSA P-256 over SHA-256(msg) with key, normalised to low-s (s ≤ n/2; n−s otherwise):
- * rs = r ‖ s, der = the DER of that same (r, s) (*der_len bytes, at most
- * EVIDENCE_SIG_DER_MAX). -EINVAL when key is not a P-256 key pair. */
-int evidence_p256_sign(EVP_PKEY *key, const void *msg, size_t len, uint8_t rs[EVIDENCE_SIG_RS_LEN],
-                       uint8_t der[EVIDENCE_SIG_DER_MAX], size_t *der_len);
+/* ---- P-256 views of the signature primitives (attestation/ecsig.h signs, either scheme) ---- */
 
 /* 0 when der is a valid ECDSA-SHA256 signature (DER, either s) of msg by the P-256 key whose
  * SubjectPublicKeyInfo DER is spki; -EBADMSG when not; -EINVAL when spki is not exactly one
