@@ -47,8 +47,14 @@ static int sealed_copy(int file_fd, off_t size)
         }
         done += n;
     }
-    if (!rc && fcntl(mfd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
-        rc = -errno;
+    /* F_SEAL_WRITE answers EBUSY while the kernel holds a transient reference to a page
+     * (memory scanning, migration): it passes on a retry */
+    for (int tries = 0; !rc; tries++) {
+        if (fcntl(mfd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == 0)
+            break;
+        if (errno != EBUSY || tries == 50) rc = -errno;
+        else usleep(10000);
+    }
     if (rc) {
         close(mfd);
         return rc;
