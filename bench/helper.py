@@ -54,6 +54,8 @@ SECRET_NAME = "bench_key"
 SECRET_VALUE = "bench-secret-0123456789abcdef0123456789abcdef"
 SECRET_CODE = "function main(){ return secrets.get('bench_key').length; }\n"
 SIGNED_FN = "signed-oracle"
+# median-oracle deployed with "isolation": "snapshot"
+SNAPSHOT_FN = "snapshot-oracle"
 
 
 def die(msg):
@@ -157,7 +159,21 @@ def cmd_setup(url, admin_file, outdir, fetch_url=None):
         f.write("null")
     path, inp, check = SAMPLES["median-oracle"]
     with open(os.path.join(REPO, "samples", path)) as f:
-        body = deploy_body(f.read())
+        oracle_code = f.read()
+    # the same oracle in snapshot mode: a snapshot worker, its heap reset between invocations
+    body = deploy_body(oracle_code)
+    body["isolation"] = "snapshot"
+    status, doc = dev.request("PUT", f"/v1/functions/{SNAPSHOT_FN}", body)
+    if status != 201:
+        die(f"deploy {SNAPSHOT_FN}: {status} {doc}")
+    for _ in range(3):  # the first runs in a fresh process and loads the function zygote
+        status, doc = dev.request("POST", f"/v1/functions/{SNAPSHOT_FN}/invoke", inp)
+        if status != 200 or not isinstance(doc, dict) or not check(doc.get("result") or {}):
+            die(f"invoke {SNAPSHOT_FN}: unexpected answer {status} {doc}")
+        time.sleep(0.05)
+    with open(os.path.join(outdir, f"body-{SNAPSHOT_FN}.json"), "w") as f:
+        json.dump(inp, f)
+    body = deploy_body(oracle_code)
     body["sign"] = True
     status, doc = dev.request("PUT", f"/v1/functions/{SIGNED_FN}", body)
     if status != 201:

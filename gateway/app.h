@@ -7,6 +7,7 @@
 #include "gateway/config.h"
 #include "gateway/executor.h"
 #include "gateway/fetch.h"
+#include "gateway/snapshot_pool.h"
 #include "gateway/keyring.h"
 #include "gateway/store.h"
 #include "sandbox/zygote.h"
@@ -17,6 +18,7 @@ struct app {
     struct store *store;
     struct zygote zygote;
     struct zclient *zc;
+    struct snapshot_pool *snapshots; /* idle snapshot workers (gateway/snapshot_pool.h) */
     struct executor *ex;
     struct keyring *keyring;
     struct egress_config egress;

@@ -49,6 +49,13 @@ static const struct flag flags[] = {
     {"function-zygotes", K_LONG, OFF(function_zygotes), 0, 0, 1, "1",
      "1: compile each invoked function once, in a function zygote that forks its workers; "
      "0: every worker compiles"},
+    {"snapshot-max-uses", K_LONG, OFF(snapshot_max_uses), 0, 1, 1000000, "1000",
+     "invocations one snapshot worker (isolation \"snapshot\") serves before it is replaced"},
+    {"snapshot-idle-seconds", K_LONG, OFF(snapshot_idle_seconds), 0, 1, 86400, "30",
+     "an idle snapshot worker is ended after this long (checked at each invocation)"},
+    {"snapshot-lanes", K_LONG, OFF(snapshot_lanes), 0, 0, 4096, "0",
+     "snapshot workers of one function an invocation waits for (briefly) before starting "
+     "another (0: the number of CPUs)"},
     {"per-ip-connections", K_LONG, OFF(per_ip_connections), 0, 1, 100000, "256",
      "open connections allowed from one IP address"},
     {"connection-timeout", K_LONG, OFF(connection_timeout), 0, 1, 3600, "30",

@@ -22,6 +22,9 @@ struct config {
     long max_workers, prefork, queue, threads, per_ip_connections, connection_timeout;
     long namespaces;       /* 0: enter no namespace (measured) */
     long function_zygotes; /* 1: precompiled workers from function zygotes (sandbox/fn_zygote.c) */
+    long snapshot_max_uses; /* invocations one snapshot worker serves before it is replaced */
+    long snapshot_idle_seconds;
+    long snapshot_lanes; /* snapshot workers per function before more are started (0: CPUs) */ /* an idle snapshot worker older than this is ended */
     long max_body_bytes;
     long max_response_bytes;
     const char *egress_allow_private[CONFIG_LIST_MAX];

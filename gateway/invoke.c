@@ -6,6 +6,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/wait.h>
+#include <poll.h>
+#include <stdlib.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -17,6 +19,9 @@
 #include "gateway/metrics.h"
 
 #define EXIT_STATUS_WAIT_MS 2000
+/* How long an invocation of a snapshot function waits for one of its workers to come back
+ * before it starts one more than the lanes (gateway/snapshot_pool.h) */
+#define LANE_WAIT_MS 10
 
 static void set_error(struct invoke_result *res, enum outcome o, const char *message)
 {
@@ -214,6 +219,72 @@ static void converse(struct zclient *zc, const struct worker_handle *wh,
     }
 }
 
+/* Ends a worker fnboxd holds: its socket closed, its process killed, its job slot freed. */
+static void end_worker(struct zclient *zc, uint64_t job_id, int fd)
+{
+    if (fd >= 0) close(fd);
+    /* Killing a worker that is already exiting is harmless; its exit status is not needed. */
+    zclient_kill_forget(zc, job_id);
+    zclient_release(zc, job_id);
+}
+
+static void end_snapshot_workers(struct zclient *zc, const struct snapshot_worker *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++) end_worker(zc, w[i].job_id, w[i].fd);
+}
+
+/* 1 when the idle worker on fd looks ready for a job: nothing to read, not hung up. (A
+ * worker resets its heap after answering; one that could not is gone, and must not take a
+ * caller's invocation down with it.) */
+static int idle_worker_ready(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    return poll(&p, 1, 0) == 0;
+}
+
+/* An idle snapshot worker for req's function: 1 when one was taken. 0: the caller spawns a
+ * worker, counted in the pool when *counted (it must then end up in snapshot_pool_put or
+ * snapshot_pool_gone). */
+static int take_snapshot_worker(struct zclient *zc, const struct invoke_request *req,
+                                struct worker_handle *wh, uint32_t *uses, int *counted)
+{
+    struct snapshot_worker old[8];
+    size_t n;
+    while ((n = snapshot_pool_expire(req->snapshots, frame_now_ms(), old, 8)) > 0)
+        end_snapshot_workers(zc, old, n);
+    struct snapshot_worker w;
+    int rc;
+    while ((rc = snapshot_pool_acquire(req->snapshots, req->fn_key, frame_now_ms() + LANE_WAIT_MS,
+                                       &w)) == 1) {
+        if (!idle_worker_ready(w.fd)) {
+            end_worker(zc, w.job_id, w.fd);
+            snapshot_pool_gone(req->snapshots, req->fn_key);
+            continue;
+        }
+        *wh = (struct worker_handle){
+            .job_id = w.job_id, .fd = w.fd, .pid = w.pid, .precompiled = 1, .snapshot = 1};
+        *uses = w.uses;
+        *counted = 1;
+        return 1;
+    }
+    *counted = rc == 0;
+    return 0;
+}
+
+/* After a result: a snapshot worker with uses left goes back to the pool. 1 when it is no
+ * longer the caller's to end or count (kept, or ended here). */
+static int keep_snapshot_worker(struct zclient *zc, const struct invoke_request *req,
+                                const struct worker_handle *wh, uint32_t uses)
+{
+    if (uses >= req->snapshot_max_uses) return 0;
+    struct snapshot_worker w = {.job_id = wh->job_id, .fd = wh->fd, .pid = wh->pid, .uses = uses};
+    memcpy(w.key, req->fn_key, SNAPSHOT_KEY_LEN);
+    struct snapshot_worker end;
+    if (snapshot_pool_put(req->snapshots, &w, frame_now_ms(), &end))
+        end_worker(zc, end.job_id, end.fd); /* this one, or the least recently used */
+    return 1;
+}
+
 int invoke_run(struct zclient *zc, const struct invoke_request *req, struct invoke_result *res)
 {
     memset(res, 0, sizeof *res);
@@ -228,23 +299,30 @@ int invoke_run(struct zclient *zc, const struct invoke_request *req, struct invo
     uint64_t heap_bytes = (uint64_t)req->limits.memory_mb << 20;
     const uint8_t *key = req->mode == JOB_MODE_INVOKE ? req->fn_key : NULL;
     struct worker_handle wh;
-    int rc = zclient_spawn(zc, cpu_seconds, heap_bytes, key, &wh);
+    uint32_t uses = 0;
+    int counted = 0; /* wh is one of its function's workers in req->snapshots' counts */
+    int snapshot = req->snapshot && key && req->snapshots;
+    int rc = snapshot && take_snapshot_worker(zc, req, &wh, &uses, &counted)
+                 ? 0
+                 : zclient_spawn(zc, cpu_seconds, heap_bytes, key, &wh);
     if (rc) {
+        if (counted) snapshot_pool_gone(req->snapshots, key);
         LOG_E("cannot spawn a worker: %s", strerror(-rc));
         set_error(res, OUTCOME_INTERNAL, "no worker available");
         return 0;
     }
     struct tlv_writer job = {0};
     if (build_job(req, !wh.precompiled, &job)) {
-        zclient_kill(zc, wh.job_id);
-        zclient_release(zc, wh.job_id);
-        close(wh.fd);
+        end_worker(zc, wh.job_id, wh.fd);
+        if (counted) snapshot_pool_gone(req->snapshots, key);
         tlv_writer_free(&job);
         set_error(res, OUTCOME_INTERNAL, "out of memory");
         return 0;
     }
     metrics_workers_busy(1);
-    metrics_worker_started(wh.precompiled);
+    metrics_worker_started(wh.snapshot ? (uses ? WORKER_KIND_SNAPSHOT_REUSED : WORKER_KIND_SNAPSHOT)
+                                       : wh.precompiled ? WORKER_KIND_PRECOMPILED
+                                                        : WORKER_KIND_COMPILES);
     rc = frame_send(wh.fd, FRAME_JOB, job.buf, job.len);
     tlv_writer_free(&job);
     if (rc && rc != -EPIPE) {
@@ -254,12 +332,14 @@ int invoke_run(struct zclient *zc, const struct invoke_request *req, struct invo
         /* on -EPIPE the worker died before reading: converse() reads its exit status */
         converse(zc, &wh, req, deadline, res);
     }
-    close(wh.fd);
-    /* Whatever it answered, the worker's job is over: a worker that keeps running after its
-     * answer (a compromised engine) must not outlive its accounting. Killing a worker that is
-     * already exiting is harmless. Its exit status is not needed any more. */
-    zclient_kill_forget(zc, wh.job_id);
-    zclient_release(zc, wh.job_id);
+    /* Whatever it answered, a worker's job is over: one that keeps running after its answer (a
+     * compromised engine) must not outlive its accounting. Only a snapshot worker that
+     * answered with a result serves again (after any error or limit it is replaced). */
+    if (!(wh.snapshot && counted && res->outcome == OUTCOME_OK &&
+          keep_snapshot_worker(zc, req, &wh, uses + 1))) {
+        end_worker(zc, wh.job_id, wh.fd);
+        if (counted) snapshot_pool_gone(req->snapshots, key);
+    }
     metrics_workers_busy(-1);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     res->duration_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
@@ -271,17 +351,17 @@ void invoke_load_function_zygote(struct zclient *zc, const struct invoke_request
 {
     uint32_t cpu_seconds = (uint32_t)((req->limits.timeout_ms + 999) / 1000);
     int rc = zclient_load(zc, req->fn_key, cpu_seconds, (uint64_t)req->limits.memory_mb << 20,
-                          req->code, strlen(req->code));
+                          req->snapshot ? ZYG_LOAD_SNAPSHOT : 0, req->code, strlen(req->code));
     if (rc != -EALREADY) metrics_function_zygote_load(rc == 0);
 }
 
 int invoke_fn_key(const char *name, int64_t version, const char *code_sha256,
-                  const struct fn_limits *limits, uint8_t key[32])
+                  const struct fn_limits *limits, int snapshot, uint8_t key[32])
 {
     char text[512];
-    int n = snprintf(text, sizeof text, "fnbox-fn-v1\n%s\n%lld\n%s\n%lld\n%lld\n", name,
+    int n = snprintf(text, sizeof text, "fnbox-fn-v2\n%s\n%lld\n%s\n%lld\n%lld\n%s\n", name,
                      (long long)version, code_sha256, (long long)limits->timeout_ms,
-                     (long long)limits->memory_mb);
+                     (long long)limits->memory_mb, isolation_name(snapshot));
     unsigned int len = 0;
     if (n < 0 || (size_t)n >= sizeof text ||
         EVP_Digest(text, (size_t)n, key, &len, EVP_sha256(), NULL) != 1 || len != 32)
@@ -295,4 +375,14 @@ void invoke_result_free(struct invoke_result *res)
     json_decref(res->error);
     json_decref(res->logs);
     memset(res, 0, sizeof *res);
+}
+
+void invoke_snapshots_end(struct zclient *zc, struct snapshot_pool *pool)
+{
+    if (!pool) return;
+    size_t idle = snapshot_pool_idle(pool);
+    struct snapshot_worker *all = calloc(idle + 1, sizeof *all);
+    size_t n = snapshot_pool_destroy(pool, all, all ? idle : 0); /* else the zygote ends them */
+    if (zc) end_snapshot_workers(zc, all, n);
+    free(all);
 }

@@ -11,6 +11,7 @@
 
 #include "common/tlv.h"
 #include "gateway/outcome.h"
+#include "gateway/snapshot_pool.h"
 #include "gateway/validate.h"
 #include "sandbox/zygote_client.h"
 
@@ -35,6 +36,9 @@ struct invoke_request {
     struct fn_limits limits;
     const uint8_t *fn_key; /* ZYG_KEY_LEN bytes naming this exact function (invoke_fn_key),
                             * or NULL: always an ordinary worker, no function zygote */
+    int snapshot; /* isolation "snapshot" (needs fn_key and snapshots) */
+    struct snapshot_pool *snapshots; /* fnboxd's idle snapshot workers */
+    uint32_t snapshot_max_uses; /* a snapshot worker is replaced after this many invocations */
     broker_fn broker; /* NULL: every host call is refused */
     void *broker_arg;
 };
@@ -54,7 +58,7 @@ struct invoke_result {
 /* The function zygote key of a version: SHA-256 over its name, version, code hash and the
  * limits its workers get (versions are immutable, so equal keys mean the same compiled code). */
 int invoke_fn_key(const char *name, int64_t version, const char *code_sha256,
-                  const struct fn_limits *limits, uint8_t key[32]); /* 0 or -EIO */
+                  const struct fn_limits *limits, int snapshot, uint8_t key[32]); /* 0 or -EIO */
 
 /* Fills *res (release it with invoke_result_free). Returns 0, or -ENOMEM. */
 int invoke_run(struct zclient *zc, const struct invoke_request *req, struct invoke_result *res);
@@ -64,5 +68,8 @@ void invoke_result_free(struct invoke_result *res);
  * invocations need not compile it: call it after the caller has its answer (it waits for the
  * zygote and hands over the code). Rate-limited per function; a refusal changes nothing. */
 void invoke_load_function_zygote(struct zclient *zc, const struct invoke_request *req);
+
+/* Ends every idle snapshot worker and frees the pool (at shutdown; both may be NULL). */
+void invoke_snapshots_end(struct zclient *zc, struct snapshot_pool *pool);
 
 #endif

@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "gateway/app.h"
 #include "gateway/auth.h"
+#include "gateway/invoke.h"
 #include "gateway/checkpoint.h"
 #include "gateway/http.h"
 #include "gateway/routes.h"
@@ -217,6 +218,7 @@ static int worker_identity(const struct config *cfg, struct zygote_config *zc)
     zc->max_workers = (int)cfg->max_workers;
     zc->prefork = (int)cfg->prefork;
     zc->namespaces = cfg->namespaces != 0;
+    zc->snapshot_max_uses = (uint32_t)cfg->snapshot_max_uses;
     if (!zc->switch_uid) return 0;
     struct passwd *pw = getpwuid(zc->worker_uid);
     if (pw) zc->worker_gid = pw->pw_gid;
@@ -335,8 +337,15 @@ int main(int argc, char **argv)
               evidence_provider_name(app.evidence), (unsigned)geteuid(), err);
         goto out;
     }
-    app.zc = zclient_create(&app.zygote, (int)app.cfg.max_workers);
-    if (!app.zc) {
+    /* idle snapshot workers keep their job slot: room for them besides the running ones */
+    size_t snapshot_idle_max = (size_t)app.cfg.max_workers * 2;
+    long lanes = app.cfg.snapshot_lanes ? app.cfg.snapshot_lanes : sysconf(_SC_NPROCESSORS_ONLN);
+    app.snapshots = snapshot_pool_create(snapshot_idle_max, (size_t)app.cfg.max_workers,
+                                         snapshot_idle_max + (size_t)app.cfg.max_workers,
+                                         lanes > 0 ? (size_t)lanes : 1,
+                                         (int64_t)app.cfg.snapshot_idle_seconds * 1000);
+    app.zc = zclient_create(&app.zygote, (int)(app.cfg.max_workers + snapshot_idle_max + 1));
+    if (!app.zc || !app.snapshots) {
         LOG_E("cannot start the zygote client");
         goto out;
     }
@@ -372,6 +381,7 @@ out:
     executor_free(app.ex); /* only now: until MHD stopped, a connection could still submit */
     if (exit_code == 0 && app.keyring) checkpoint_now(&app, NULL); /* the head as we leave it */
     checkpoint_release();
+    invoke_snapshots_end(app.zc, app.snapshots);
     zclient_destroy(app.zc);
     if (!app.zc) kill(app.zygote.pid, SIGKILL);
     keyring_close(app.keyring);

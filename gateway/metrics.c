@@ -97,12 +97,12 @@ void metrics_fetch(const char *host, const char *outcome, size_t bytes, double s
     pthread_mutex_unlock(&mu);
 }
 
-static unsigned long long workers_by_kind[2], loads_by_result[2];
+static unsigned long long workers_by_kind[WORKER_KIND_COUNT], loads_by_result[2];
 
-void metrics_worker_started(int precompiled)
+void metrics_worker_started(enum worker_kind kind)
 {
     pthread_mutex_lock(&mu);
-    workers_by_kind[precompiled ? 1 : 0]++;
+    if ((unsigned)kind < WORKER_KIND_COUNT) workers_by_kind[kind]++;
     pthread_mutex_unlock(&mu);
 }
 
@@ -165,11 +165,18 @@ char *metrics_render(long queue_depth, size_t *len)
                      fetch_hist_sum, fetch_hist_count);
     fprintf(f, "# HELP fnbox_workers_busy Workers running an invocation now.\n"
                "# TYPE fnbox_workers_busy gauge\nfnbox_workers_busy %ld\n", busy);
-    fprintf(f, "# HELP fnbox_workers_total Workers started, by whether they came precompiled "
-               "from a function zygote.\n# TYPE fnbox_workers_total counter\n"
+    fprintf(f, "# HELP fnbox_workers_total Workers started, by kind: compiling the function, "
+               "precompiled by its function zygote, or a snapshot worker.\n"
+               "# TYPE fnbox_workers_total counter\n"
                "fnbox_workers_total{kind=\"compiles\"} %llu\n"
-               "fnbox_workers_total{kind=\"precompiled\"} %llu\n",
-            workers_by_kind[0], workers_by_kind[1]);
+               "fnbox_workers_total{kind=\"precompiled\"} %llu\n"
+               "fnbox_workers_total{kind=\"snapshot\"} %llu\n",
+            workers_by_kind[WORKER_KIND_COMPILES], workers_by_kind[WORKER_KIND_PRECOMPILED],
+            workers_by_kind[WORKER_KIND_SNAPSHOT]);
+    fprintf(f, "# HELP fnbox_snapshot_reuses_total Invocations served by a snapshot worker "
+               "after its heap was reset.\n# TYPE fnbox_snapshot_reuses_total counter\n"
+               "fnbox_snapshot_reuses_total %llu\n",
+            workers_by_kind[WORKER_KIND_SNAPSHOT_REUSED]);
     fprintf(f, "# HELP fnbox_function_zygote_loads_total Function zygotes asked for, by result "
                "(refused: all in use, or the zygote failed).\n"
                "# TYPE fnbox_function_zygote_loads_total counter\n"

@@ -12,8 +12,15 @@
 
 void metrics_invocation(const char *function, enum outcome o, double seconds);
 void metrics_workers_busy(int delta);
-/* A worker was handed an invocation: precompiled (from a function zygote) or not. */
-void metrics_worker_started(int precompiled);
+enum worker_kind {
+    WORKER_KIND_COMPILES,          /* an ordinary worker: it compiles the function */
+    WORKER_KIND_PRECOMPILED,       /* forked by the function's zygote, compiled already */
+    WORKER_KIND_SNAPSHOT,          /* a new snapshot worker (isolation "snapshot") */
+    WORKER_KIND_SNAPSHOT_REUSED,   /* a snapshot worker serving again, its heap reset */
+    WORKER_KIND_COUNT
+};
+/* A worker was handed an invocation. */
+void metrics_worker_started(enum worker_kind kind);
 /* A function zygote was asked for: started, or refused. */
 void metrics_function_zygote_load(int ok);
 /* One fetch: host (NULL when refused before a host was known), outcome ("ok" or a

@@ -46,9 +46,10 @@ static void finish_deploy(struct deploy_task *t)
         fn_version_free(&live);
     }
     http_reply_json(r, 201,
-                    json_pack("{sssIsssIss}", "name", t->v.name, "version", (json_int_t)version,
+                    json_pack("{sssIsssIssss}", "name", t->v.name, "version", (json_int_t)version,
                               "code_sha256", t->v.code_sha256, "live_version",
-                              (json_int_t)live_version, "owner", t->v.owner));
+                              (json_int_t)live_version, "owner", t->v.owner, "isolation",
+                              isolation_name(t->v.snapshot)));
 }
 
 static void run_deploy(void *arg)
@@ -101,6 +102,12 @@ void h_function_deploy(struct request *r, char *p[MAX_PARAMS])
         http_reply_error(r, 400, "invalid_request", "sign must be true or false");
         goto out;
     }
+    json_t *isolation = json_object_get(body, "isolation");
+    int snapshot = 0;
+    if (isolation && isolation_parse(json_string_value(isolation), &snapshot) != 0) {
+        http_reply_error(r, 400, "invalid_request", "isolation must be \"process\" or \"snapshot\"");
+        goto out;
+    }
     if (!code || !*code) {
         http_reply_error(r, 400, "invalid_request", "code must be a non-empty string");
         goto out;
@@ -146,6 +153,7 @@ void h_function_deploy(struct request *r, char *p[MAX_PARAMS])
         t->v.secrets_json = json_dumps(grants, JSON_COMPACT);
         t->v.created_at = now_unix();
         t->v.sign = json_is_true(sign);
+        t->v.snapshot = snapshot;
         sha256_hex(code, strlen(code), t->v.code_sha256);
     }
     json_decref(limits_j);
@@ -212,14 +220,15 @@ void h_function_get(struct request *r, char *p[MAX_PARAMS])
 {
     struct fn_version v;
     if (!load_managed(r, p[0], &v)) return;
-    json_t *body = json_pack("{sssssIsssssssosososIsbsIsb}", "name", v.name, "owner", v.owner,
+    json_t *body = json_pack("{sssssIsssssssosososIsbsIsbss}", "name", v.name, "owner", v.owner,
                              "version", (json_int_t)v.version, "code", v.code, "code_sha256",
                              v.code_sha256, "entry", v.entry, "limits",
                              parsed_or_null(v.limits_json), "allow_hosts",
                              parsed_or_null(v.allow_hosts_json), "secrets",
                              parsed_or_null(v.secrets_json), "created_at",
                              (json_int_t)v.created_at, "pinned", v.pinned, "latest_version",
-                             (json_int_t)v.latest_version, "sign", v.sign);
+                             (json_int_t)v.latest_version, "sign", v.sign, "isolation",
+                             isolation_name(v.snapshot));
     http_reply_json(r, 200, body);
     fn_version_free(&v);
 }

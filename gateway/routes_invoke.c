@@ -108,7 +108,8 @@ static void run_invoke(void *arg)
     struct request *r = t->r;
     uint8_t fn_key[32];
     int use_key = r->app->cfg.function_zygotes &&
-                  invoke_fn_key(t->v.name, t->v.version, t->v.code_sha256, &t->limits, fn_key) == 0;
+                  invoke_fn_key(t->v.name, t->v.version, t->v.code_sha256, &t->limits,
+                                t->v.snapshot, fn_key) == 0;
     struct invoke_request req = {
         .mode = JOB_MODE_INVOKE,
         .code = t->v.code,
@@ -117,6 +118,9 @@ static void run_invoke(void *arg)
         .ctx_json = t->ctx_json,
         .limits = t->limits,
         .fn_key = use_key ? fn_key : NULL,
+        .snapshot = use_key && t->v.snapshot,
+        .snapshots = r->app->snapshots,
+        .snapshot_max_uses = (uint32_t)r->app->cfg.snapshot_max_uses,
     };
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);

@@ -75,6 +75,9 @@ static const char *const migrations[] = {
 
     /* 5: instance keys per key scheme (--key-scheme); every earlier key is a P-256 key */
     "ALTER TABLE instance_keys ADD COLUMN scheme TEXT NOT NULL DEFAULT 'p256';",
+
+    /* 6: a version's isolation between invocations (0: process, 1: snapshot) */
+    "ALTER TABLE function_versions ADD COLUMN snapshot INTEGER NOT NULL DEFAULT 0;",
 };
 
 int store_fail(struct store *s, const char *what)
@@ -376,7 +379,7 @@ int store_function_deploy(struct store *s, const struct fn_version *v,
 
     if (sqlite3_prepare_v2(s->db,
                            "INSERT INTO function_versions(name,version,code,code_sha256,entry,"
-                           "limits,allow_hosts,secrets,created_at,sign) VALUES(?,?,?,?,?,?,?,?,?,?)",
+                           "limits,allow_hosts,secrets,created_at,sign,snapshot) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &st, NULL) != SQLITE_OK) {
         rc = store_fail(s, "prepare");
         goto rollback;
@@ -391,6 +394,7 @@ int store_function_deploy(struct store *s, const struct fn_version *v,
     sqlite3_bind_text(st, 8, v->secrets_json, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 9, v->created_at);
     sqlite3_bind_int(st, 10, v->sign ? 1 : 0);
+    sqlite3_bind_int(st, 11, v->snapshot ? 1 : 0);
     if ((rc = step_done(s, st, "insert version"))) goto rollback;
     if (audit) {
         struct audit_record a = *audit;
@@ -443,8 +447,8 @@ static int function_get_db(struct store *s, const char *name, int64_t version,
     sqlite3_stmt *st;
     int rc = store_begin(s,
                    "SELECT f.name,f.owner,v.version,f.latest_version,f.pinned_version IS NOT NULL,"
-                   " v.code,v.code_sha256,v.entry,v.limits,v.allow_hosts,v.secrets,v.created_at,v.sign"
-                   " FROM functions f JOIN function_versions v ON v.name=f.name"
+                   " v.code,v.code_sha256,v.entry,v.limits,v.allow_hosts,v.secrets,v.created_at,v.sign,"
+                   " v.snapshot FROM functions f JOIN function_versions v ON v.name=f.name"
                    " WHERE f.name=?1 AND v.version="
                    " CASE WHEN ?2>0 THEN ?2 ELSE coalesce(f.pinned_version,f.latest_version) END",
                    &st);
@@ -466,6 +470,7 @@ static int function_get_db(struct store *s, const char *name, int64_t version,
         out->secrets_json = dup_col(st, 10);
         out->created_at = sqlite3_column_int64(st, 11);
         out->sign = sqlite3_column_int(st, 12);
+        out->snapshot = sqlite3_column_int(st, 13);
         if (!out->code || !out->limits_json || !out->allow_hosts_json || !out->secrets_json) {
             fn_version_free(out);
             rc = -ENOMEM;

@@ -40,6 +40,7 @@ struct fn_version {
     char *secrets_json;
     int64_t created_at;
     int sign; /* every successful result carries a signed receipt */
+    int snapshot; /* isolation "snapshot": snapshot workers (gateway/snapshot_pool.h) */
 };
 
 int store_open(const char *path, struct store **out);

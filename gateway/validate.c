@@ -1,6 +1,7 @@
 #include "gateway/validate.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,4 +213,17 @@ bad:
     json_decref(*out);
     *out = NULL;
     return -1;
+}
+
+int isolation_parse(const char *s, int *snapshot)
+{
+    if (s && strcmp(s, "process") == 0) *snapshot = 0;
+    else if (s && strcmp(s, "snapshot") == 0) *snapshot = 1;
+    else return -EINVAL;
+    return 0;
+}
+
+const char *isolation_name(int snapshot)
+{
+    return snapshot ? "snapshot" : "process";
 }

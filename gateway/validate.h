@@ -17,6 +17,12 @@ struct fn_limits {
 
 extern const struct fn_limits fn_limits_default;
 
+/* A version's isolation between invocations: "process" (0, the default: a fresh process
+ * each) or "snapshot" (1: a snapshot worker, its heap reset to the compiled state each time).
+ * 0, or -EINVAL for anything else (NULL included). */
+int isolation_parse(const char *s, int *snapshot);
+const char *isolation_name(int snapshot);
+
 int valid_function_name(const char *s); /* [a-z0-9][a-z0-9_-]{0,62} */
 int valid_owner(const char *s);         /* same shape as a function name */
 int valid_secret_name(const char *s);   /* [A-Za-z0-9_][A-Za-z0-9_.-]{0,127} */

@@ -7,7 +7,7 @@
 #define HDR 16u /* keeps the user block max_align_t aligned */
 _Static_assert(HDR >= sizeof(size_t) && HDR % alignof(max_align_t) == 0, "header alignment");
 
-static int admit(struct js_alloc_state *st, size_t add)
+int js_alloc_admit(struct js_alloc_state *st, size_t add)
 {
     if (st->cap && (add > st->cap || st->used > st->cap - add)) {
         st->refused++;
@@ -16,7 +16,7 @@ static int admit(struct js_alloc_state *st, size_t add)
     return 1;
 }
 
-static void account(struct js_alloc_state *st, size_t add, size_t sub)
+void js_alloc_account(struct js_alloc_state *st, size_t add, size_t sub)
 {
     st->used = st->used + add - sub;
     if (st->used > st->peak) st->peak = st->used;
@@ -26,11 +26,11 @@ void *js_alloc(void *udata, size_t size)
 {
     struct js_alloc_state *st = udata;
     if (size == 0) return NULL; /* Duktape accepts NULL for a zero-size request */
-    if (size > SIZE_MAX - HDR || !admit(st, size + HDR)) return NULL;
+    if (size > SIZE_MAX - HDR || !js_alloc_admit(st, size + HDR)) return NULL;
     unsigned char *p = malloc(size + HDR);
     if (!p) return NULL;
     *(size_t *)p = size;
-    account(st, size + HDR, 0);
+    js_alloc_account(st, size + HDR, 0);
     return p + HDR;
 }
 
@@ -45,11 +45,11 @@ void *js_realloc(void *udata, void *ptr, size_t size)
         return NULL;
     }
     if (size > SIZE_MAX - HDR) return NULL;
-    if (size > old && !admit(st, size - old)) return NULL;
+    if (size > old && !js_alloc_admit(st, size - old)) return NULL;
     unsigned char *p = realloc(base, size + HDR);
     if (!p) return NULL;
     *(size_t *)p = size;
-    account(st, size + HDR, old + HDR);
+    js_alloc_account(st, size + HDR, old + HDR);
     return p + HDR;
 }
 

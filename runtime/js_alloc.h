@@ -15,6 +15,11 @@ struct js_alloc_state {
     int refused;  /* number of refused allocations */
 };
 
+/* Whether `add` more bytes fit under the cap (a refusal is counted in `refused`). */
+int js_alloc_admit(struct js_alloc_state *st, size_t add);
+/* Charges `add` bytes and releases `sub` (peak follows). */
+void js_alloc_account(struct js_alloc_state *st, size_t add, size_t sub);
+
 void *js_alloc(void *udata, size_t size);
 void *js_realloc(void *udata, void *ptr, size_t size);
 void js_free(void *udata, void *ptr);

@@ -226,11 +226,8 @@ int js_heap_compile(struct js_heap *h, const char *code, size_t len)
     return duk_pcompile_lstring_filename(h->ctx, 0, code, len);
 }
 
-int js_heap_create(struct js_heap *h)
+static int setup(struct js_heap *h)
 {
-    memset(h, 0, sizeof *h);
-    h->ctx = duk_create_heap(js_alloc, js_realloc, js_free, &h->alloc, NULL);
-    if (!h->ctx) return -ENOMEM;
     if (duk_safe_call(h->ctx, install_host_apis, NULL, 0, 1) != 0 ||
         (duk_pop(h->ctx), duk_safe_call(h->ctx, prune_globals, NULL, 0, 1) != 0)) {
         LOG_E("heap setup failed: %s", duk_safe_to_string(h->ctx, -1));
@@ -243,8 +240,35 @@ int js_heap_create(struct js_heap *h)
     return 0;
 }
 
+int js_heap_create(struct js_heap *h)
+{
+    memset(h, 0, sizeof *h);
+    h->ctx = duk_create_heap(js_alloc, js_realloc, js_free, &h->alloc, NULL);
+    if (!h->ctx) return -ENOMEM;
+    return setup(h);
+}
+
+int js_heap_create_in_arena(struct js_heap *h, struct js_arena *a)
+{
+    memset(h, 0, sizeof *h);
+    h->arena = a;
+    h->ctx = duk_create_heap(js_arena_alloc, js_arena_realloc, js_arena_free, a, NULL);
+    if (!h->ctx) return -ENOMEM;
+    return setup(h);
+}
+
+int js_heap_reset(struct js_heap *h)
+{
+    return h->arena ? js_arena_reset(h->arena) : -EINVAL;
+}
+
+struct js_alloc_state *js_heap_alloc_state(struct js_heap *h)
+{
+    return h->arena ? &h->arena->acct : &h->alloc;
+}
+
 void js_heap_destroy(struct js_heap *h)
 {
     if (h->ctx) duk_destroy_heap(h->ctx);
-    h->ctx = NULL;
+    h->ctx = NULL; /* the arena, if any, is its owner's to unmap */
 }

@@ -13,10 +13,12 @@
 
 #include "duktape.h"
 #include "runtime/js_alloc.h"
+#include "runtime/js_arena.h"
 
 struct js_heap {
     duk_context *ctx;
-    struct js_alloc_state alloc;
+    struct js_alloc_state alloc; /* an ordinary heap's accounting (see js_heap_alloc_state) */
+    struct js_arena *arena;      /* NULL, or the arena the whole heap lives in */
     int precompiled; /* a function zygote's heap: the compiled program is on the value stack */
 };
 
@@ -25,6 +27,15 @@ struct js_heap {
 
 /* Returns 0 or a negative errno; on failure nothing is left allocated. */
 int js_heap_create(struct js_heap *h);
+
+/* The same heap, built inside arena a (runtime/js_arena.h), so that js_heap_reset can later
+ * put it back to the state it had when the arena was frozen. */
+int js_heap_create_in_arena(struct js_heap *h, struct js_arena *a);
+/* An arena heap back to its frozen state (the C side is unchanged: the heap, Duktape's
+ * context and the allocator all live in the arena). 0 or a negative errno. */
+int js_heap_reset(struct js_heap *h);
+/* The accounting (cap, use, refusals) of h's allocator, wherever it lives. */
+struct js_alloc_state *js_heap_alloc_state(struct js_heap *h);
 
 /* Compiles the function's code as a program: 0 with the compiled function on top of the value
  * stack, or non-zero with the error there. In a worker, or once in a function zygote. */

@@ -157,7 +157,7 @@ static int report_thrown(duk_context *ctx, struct js_heap *heap, int fd, const c
     }
     /* Out of memory shows as "alloc failed", or as a DoubleError when even the error object
      * could not be allocated. */
-    if (heap->alloc.refused &&
+    if (js_heap_alloc_state(heap)->refused &&
         (strstr(msg, "alloc failed") || (name && strcmp(name, "DoubleError") == 0)))
         code = ERR_MEMORY;
     return send_error(fd, code, name, msg, msg_len, line);
@@ -184,13 +184,12 @@ static duk_ret_t run_entry(duk_context *ctx, void *udata)
     return 1;
 }
 
-int worker_serve(struct js_heap *heap, int fd)
+/* Runs the job in f. *answered is set when it ended with a result (not an error): only then
+ * may a snapshot worker serve another. */
+static int run_job(struct js_heap *heap, int fd, const struct frame *f, int *answered)
 {
-    struct frame f;
-    if (frame_recv(fd, &f, FRAME_MAX_PAYLOAD, -1) != 0 || f.type != FRAME_JOB)
-        return WORKER_EXIT_PROTOCOL;
     struct job j;
-    if (parse_job(&f, heap->precompiled, &j) != 0) return WORKER_EXIT_PROTOCOL;
+    if (parse_job(f, heap->precompiled, &j) != 0) return WORKER_EXIT_PROTOCOL;
     duk_context *ctx = heap->ctx;
 
     if (!heap->precompiled && js_heap_compile(heap, j.code, j.code_len) != 0)
@@ -218,5 +217,38 @@ int worker_serve(struct js_heap *heap, int fd)
     if (!clean) return WORKER_EXIT_NOMEM;
     int rc = frame_send(fd, FRAME_RESULT, clean, olen);
     free(clean);
-    return rc ? WORKER_EXIT_PROTOCOL : WORKER_EXIT_OK;
+    if (rc) return WORKER_EXIT_PROTOCOL;
+    *answered = 1;
+    return WORKER_EXIT_OK;
+}
+
+/* Reads one job and runs it. *gone: the socket closed before a job came. */
+static int serve_job(struct js_heap *heap, int fd, int *answered, int *gone)
+{
+    struct frame f;
+    int rc = frame_recv(fd, &f, FRAME_MAX_PAYLOAD, -1);
+    if (rc == -EPIPE) *gone = 1;
+    if (rc != 0) return WORKER_EXIT_PROTOCOL;
+    rc = f.type == FRAME_JOB ? run_job(heap, fd, &f, answered) : WORKER_EXIT_PROTOCOL;
+    frame_free(&f); /* a snapshot worker reads many jobs; the job's strings live in f */
+    return rc;
+}
+
+int worker_serve(struct js_heap *heap, int fd)
+{
+    int answered = 0, gone = 0;
+    return serve_job(heap, fd, &answered, &gone);
+}
+
+int worker_serve_snapshot(struct js_heap *heap, int fd, int (*before_job)(void *), void *arg)
+{
+    for (;;) {
+        if (before_job(arg) != 0) return WORKER_EXIT_CONFINE;
+        int answered = 0, gone = 0;
+        int rc = serve_job(heap, fd, &answered, &gone);
+        if (gone) return WORKER_EXIT_OK; /* fnboxd let this worker go */
+        if (rc != WORKER_EXIT_OK || !answered) return rc; /* after an error: a fresh worker */
+        /* everything the invocation did to the heap is undone before the next job is read */
+        if (js_heap_reset(heap) != 0) return WORKER_EXIT_FATAL;
+    }
 }

@@ -9,4 +9,11 @@
 
 int worker_serve(struct js_heap *heap, int fd);
 
+/* A snapshot worker's life (heap: an arena heap, js_heap_create_in_arena, precompiled): one
+ * job after another, each on the heap as it was frozen — after a result the heap is reset
+ * before the next job is read. before_job runs first each time (reseed, re-arm limits); it
+ * returns non-zero to stop. Ends at the first error, limit, or protocol fault (the worker is
+ * then replaced), or when fd closes; returns the exit code. */
+int worker_serve_snapshot(struct js_heap *heap, int fd, int (*before_job)(void *), void *arg);
+
 #endif

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <time.h>
 #include <grp.h>
 #include <signal.h>
 #include <unistd.h>
@@ -39,7 +40,8 @@ static int move_socket_close_rest(int sock_fd)
 
 static int set_rlimits(const struct worker_limits *l)
 {
-    STEP(set_limit(RLIMIT_CPU, l->cpu_seconds, (rlim_t)l->cpu_seconds + 1));
+    STEP(set_limit(RLIMIT_CPU, l->cpu_seconds,
+                   l->cpu_hard_seconds ? (rlim_t)l->cpu_hard_seconds : (rlim_t)l->cpu_seconds + 1));
     STEP(set_limit(RLIMIT_AS, l->as_bytes, l->as_bytes));
     STEP(set_limit(RLIMIT_NOFILE, WORKER_FD + 1, WORKER_FD + 1));
     STEP(set_limit(RLIMIT_FSIZE, 0, 0));
@@ -51,6 +53,19 @@ static int set_rlimits(const struct worker_limits *l)
     /* Duktape bounds its own C recursion (RangeError well before this); 8 MiB is the stack
      * that bound was sized for, and a hard limit keeps a compromised engine from raising it */
     STEP(set_limit(RLIMIT_STACK, 8u << 20, 8u << 20));
+    return 0;
+}
+
+int confine_rearm_cpu(uint32_t cpu_seconds)
+{
+    struct timespec used;
+    struct rlimit rl;
+    STEP(clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &used));
+    STEP(getrlimit(RLIMIT_CPU, &rl));
+    /* whole seconds, rounded up: the job gets at least cpu_seconds */
+    rlim_t soft = (rlim_t)used.tv_sec + 1 + cpu_seconds;
+    rl.rlim_cur = soft < rl.rlim_max ? soft : rl.rlim_max;
+    STEP(setrlimit(RLIMIT_CPU, &rl));
     return 0;
 }
 

@@ -17,7 +17,8 @@
 #define WORKER_FD 3
 
 struct worker_limits {
-    uint32_t cpu_seconds;  /* RLIMIT_CPU soft limit; hard = soft + 1 */
+    uint32_t cpu_seconds;  /* RLIMIT_CPU soft limit; hard = soft + 1 ... */
+    uint64_t cpu_hard_seconds; /* ... or this, when non-zero (a snapshot worker's whole life) */
     uint64_t as_bytes;     /* RLIMIT_AS */
     uint64_t heap_bytes;   /* Duktape allocator cap (applied by the caller) */
 };
@@ -33,6 +34,10 @@ struct confine_params {
 };
 
 int confine_worker(const struct confine_params *p);
+
+/* A snapshot worker, before each job: RLIMIT_CPU's soft limit to the CPU time used so far plus
+ * cpu_seconds (at most the hard limit set by confine_worker). 0 or a negative errno. */
+int confine_rearm_cpu(uint32_t cpu_seconds);
 
 /* A function zygote, before it compiles its function's code: its own session, the worker
  * identity (when switch_uid), no capabilities, parent-death signal (and p->parent still

@@ -32,6 +32,37 @@
 #include "sandbox/zygote_internal.h"
 
 #define CODE_WAIT_MS 10000
+/* A snapshot arena holds the pristine heap, the compiled function and one invocation's heap
+ * (the cap); power-of-two blocks may need up to twice what the cap admits. */
+#define ARENA_SLACK (64ull << 20)
+
+static size_t arena_bytes_for(uint64_t heap_bytes)
+{
+    return (size_t)(3 * heap_bytes + ARENA_SLACK);
+}
+
+/* The function zygote of a snapshot function: its heap, built anew inside arena (made before
+ * its confinement forbade sizing files), with the code compiled and the garbage collected,
+ * then frozen (runtime/js_arena.h). Its workers inherit the frozen mapping and reset to it
+ * after each job. Exits on a compile error. */
+static void build_snapshot(struct zygote_state *zs, struct js_arena *arena,
+                           const struct zyg_request *req, const char *code, size_t len)
+{
+    struct js_heap h;
+    if (js_heap_create_in_arena(&h, arena) != 0) _exit(WORKER_EXIT_NOMEM);
+    arena->acct.cap = arena->acct.used + req->heap_bytes; /* compiling counts, as below */
+    if (js_heap_compile(&h, code, len) != 0) _exit(WORKER_EXIT_OK);
+    duk_gc(h.ctx, 0);
+    duk_gc(h.ctx, 0);
+    /* what every job starts from: this heap, the function's memory still all free */
+    arena->acct.cap = arena->acct.used + req->heap_bytes;
+    arena->acct.refused = 0;
+    arena->acct.peak = arena->acct.used;
+    h.precompiled = 1;
+    if (js_arena_freeze(arena) != 0) _exit(WORKER_EXIT_NOMEM);
+    zs->heap = h; /* the zygote's ordinary heap stays mapped, unused */
+    zs->hello.baseline_vm += arena->size; /* RLIMIT_AS room for the arena in each worker */
+}
 
 static struct fn_zygote *find(struct zygote_state *zs, const uint8_t key[ZYG_KEY_LEN])
 {
@@ -85,6 +116,23 @@ static void retire(struct zygote_state *zs, struct fn_zygote *f)
     free(jobs);
 }
 
+/* The function compiled into the zygote's own heap (inherited, copy-on-write), garbage
+ * collected so that workers copy nothing of it. Exits on a compile error. */
+static void compile_in_place(struct zygote_state *zs, const struct zyg_request *req,
+                             const char *code, size_t len)
+{
+    struct js_alloc_state *a = &zs->heap.alloc;
+    size_t before = a->used;
+    a->cap = a->used + req->heap_bytes; /* compiling counts against the function's memory */
+    a->refused = 0;
+    if (js_heap_compile(&zs->heap, code, len) != 0) _exit(WORKER_EXIT_OK);
+    /* twice: the first pass may leave finalizable garbage for the second */
+    duk_gc(zs->heap.ctx, 0);
+    duk_gc(zs->heap.ctx, 0);
+    if (a->used > before) zs->hello.baseline_vm += 2 * (a->used - before); /* RLIMIT_AS room */
+    zs->heap.precompiled = 1;
+}
+
 /* In the new function zygote: never returns. */
 static void fnz_child(struct zygote_state *zs, int up_fd, int code_fd, const struct zyg_request *req)
 {
@@ -109,6 +157,12 @@ static void fnz_child(struct zygote_state *zs, int up_fd, int code_fd, const str
                                .seccomp = &zs->fnz_seccomp,
                                .limits = {.as_bytes = zs->hello.baseline_vm +
                                                       4 * req->heap_bytes + (256ull << 20)}};
+    struct js_arena *arena = NULL;
+    if (req->flags & ZYG_LOAD_SNAPSHOT) {
+        arena = js_arena_create(arena_bytes_for(req->heap_bytes));
+        if (!arena) _exit(WORKER_EXIT_NOMEM);
+        p.limits.as_bytes += arena->size;
+    }
     rlim_t nproc = (rlim_t)zs->cfg.max_workers * 2 + (rlim_t)FNZ_MAX * (ZYGOTE_POOL_MAX + 1) + 64;
     if (confine_function_zygote(&p, nproc) != 0) _exit(WORKER_EXIT_CONFINE);
     zs->self = getpid(); /* as its workers see it (inside the PID namespace, if any) */
@@ -119,17 +173,9 @@ static void fnz_child(struct zygote_state *zs, int up_fd, int code_fd, const str
         f.type != FRAME_JOB)
         _exit(WORKER_EXIT_PROTOCOL);
     close(code_fd);
-    struct js_alloc_state *a = &zs->heap.alloc;
-    size_t before = a->used;
-    a->cap = a->used + req->heap_bytes; /* compiling counts against the function's memory */
-    a->refused = 0;
-    if (js_heap_compile(&zs->heap, (const char *)f.data, f.len) != 0) _exit(WORKER_EXIT_OK);
+    if (arena) build_snapshot(zs, arena, req, (const char *)f.data, f.len);
+    else compile_in_place(zs, req, (const char *)f.data, f.len);
     frame_free(&f);
-    /* twice: the first pass may leave finalizable garbage for the second */
-    duk_gc(zs->heap.ctx, 0);
-    duk_gc(zs->heap.ctx, 0);
-    if (a->used > before) zs->hello.baseline_vm += 2 * (a->used - before); /* RLIMIT_AS room */
-    zs->heap.precompiled = 1;
     zs->want_cpu = req->cpu_seconds; /* the idle pool: this function's limits class */
     zs->want_heap = req->heap_bytes;
     if (zygote_send_msg(up_fd, ZYG_FN_READY, 0, 0, 0, -1) != 0) _exit(WORKER_EXIT_PROTOCOL);
@@ -193,6 +239,7 @@ void fnz_load(struct zygote_state *zs, const struct zyg_request *req)
     }
     f->used = 1;
     f->ready = 0;
+    f->snapshot = (req->flags & ZYG_LOAD_SNAPSHOT) != 0;
     memcpy(f->key, req->fn_key, ZYG_KEY_LEN);
     f->pid = pid;
     f->fd = up[0];
@@ -259,7 +306,10 @@ void fnz_message(struct zygote_state *zs, size_t i)
         f->ready = 1;
     } else if (j && m.op == ZYG_SPAWNED && fd >= 0 && !j->spawned) {
         j->spawned = 1;
-        zygote_send_msg(zs->ctrl_fd, ZYG_SPAWNED, ZYG_PRECOMPILED, m.job_id, (pid_t)m.pid, fd);
+        /* what kind of worker it is comes from the load, not from the function zygote */
+        zygote_send_msg(zs->ctrl_fd, ZYG_SPAWNED,
+                        ZYG_PRECOMPILED | (f->snapshot ? ZYG_SNAPSHOT : 0), m.job_id,
+                        (pid_t)m.pid, fd);
     } else if (j && m.op == ZYG_SPAWN_FAILED && !j->spawned && fd < 0) {
         /* it could not fork (a limit): an ordinary worker does the job */
         struct zyg_request req = {.op = ZYG_SPAWN, .cpu_seconds = j->cpu_seconds,

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -74,7 +75,7 @@ out:
     return rc;
 }
 
-int seccomp_policy_build(int sock_fd, struct sock_fprog *out)
+int seccomp_policy_build(int sock_fd, int snapshot, struct sock_fprog *out)
 {
     memset(out, 0, sizeof *out);
     int rc = 0;
@@ -108,6 +109,10 @@ int seccomp_policy_build(int sock_fd, struct sock_fprog *out)
         }
     }
 
+    if (snapshot) /* its own CPU limit, for the next job: setrlimit(RLIMIT_CPU) and no other */
+        rc = seccomp_rule_add(sc, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 2, SCMP_A0(SCMP_CMP_EQ, 0),
+                              SCMP_A1(SCMP_CMP_EQ, RLIMIT_CPU));
+    if (rc < 0) goto out;
     rc = export_program(sc, out);
 out:
     seccomp_release(sc);
@@ -151,6 +156,8 @@ static const struct {
     {"munmap", "malloc"},
     {"mremap", "realloc"},
     {"madvise", "malloc trimming"},
+    {"memfd_create", "a function zygote's snapshot arena (runtime/js_arena.c)"},
+    {"ftruncate", "sizing that arena"},
     {"mprotect", "malloc arenas"},
     {"clock_gettime", "refill back-off; Date.now"},
     {"clock_getres", "clocks"},

@@ -10,9 +10,11 @@
 #include <linux/filter.h>
 
 /* A version string that changes whenever the table changes (part of the measurement). */
-#define SECCOMP_POLICY_VERSION "worker-1;zygote-1"
+#define SECCOMP_POLICY_VERSION "worker-2;zygote-2"
 
-int seccomp_policy_build(int sock_fd, struct sock_fprog *out);
+/* snapshot: a snapshot worker's policy, which may also set its own RLIMIT_CPU (re-armed before
+ * each job; the hard limit bounds its whole life) */
+int seccomp_policy_build(int sock_fd, int snapshot, struct sock_fprog *out);
 void seccomp_policy_free(struct sock_fprog *prog);
 int seccomp_policy_apply(const struct sock_fprog *prog);
 

@@ -100,16 +100,36 @@ static uint64_t vm_size_bytes(void)
     return (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-/* Runs in the new worker; never returns. */
+struct snapshot_life {
+    uint32_t cpu_seconds;
+    uint32_t served, max_uses;
+};
+
+/* Before each of a snapshot worker's jobs: what a fresh process would get anew. */
+static int before_snapshot_job(void *arg)
+{
+    struct snapshot_life *life = arg;
+    if (life->served++ >= life->max_uses) return -1; /* fnboxd replaces it before this */
+    if (js_random_seed() != 0) return -1;
+    return confine_rearm_cpu(life->cpu_seconds);
+}
+
+/* Runs in the new worker; never returns. A function zygote with a snapshot arena forks
+ * snapshot workers: they keep serving the same function, the heap reset between jobs. */
 static void worker_child(struct zygote_state *zs, int sock, const struct zyg_request *req)
 {
     sigset_t all;
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
     if (js_random_seed() != 0) _exit(WORKER_EXIT_CONFINE);
-    struct js_alloc_state *a = &zs->heap.alloc;
-    a->cap = a->used + req->heap_bytes;
-    a->refused = 0;
+    int snapshot = zs->heap.arena != NULL;
+    struct snapshot_life life = {.cpu_seconds = req->cpu_seconds,
+                                 .max_uses = zs->cfg.snapshot_max_uses};
+    if (!snapshot) { /* a snapshot arena carries its cap, frozen with the heap */
+        struct js_alloc_state *a = js_heap_alloc_state(&zs->heap);
+        a->cap = a->used + req->heap_bytes;
+        a->refused = 0;
+    }
     struct confine_params p = {
         .sock_fd = sock,
         .parent = zs->self,
@@ -119,9 +139,12 @@ static void worker_child(struct zygote_state *zs, int sock, const struct zyg_req
         .switch_uid = zs->cfg.switch_uid,
         .uid = zs->cfg.worker_uid,
         .gid = zs->cfg.worker_gid,
-        .seccomp = &zs->seccomp,
+        .seccomp = snapshot ? &zs->snapshot_seccomp : &zs->seccomp,
     };
+    if (snapshot) /* its whole life: every job within its own limit, plus one */
+        p.limits.cpu_hard_seconds = (uint64_t)req->cpu_seconds * ((uint64_t)life.max_uses + 1) + 1;
     if (confine_worker(&p) != 0) _exit(WORKER_EXIT_CONFINE);
+    if (snapshot) _exit(worker_serve_snapshot(&zs->heap, WORKER_FD, before_snapshot_job, &life));
     _exit(worker_serve(&zs->heap, WORKER_FD));
 }
 
@@ -198,8 +221,8 @@ void zygote_spawn(struct zygote_state *zs, const struct zyg_request *req)
         zygote_send_msg(zs->ctrl_fd, ZYG_SPAWN_FAILED, -errno, req->job_id, 0, -1);
         return;
     }
-    if (zygote_send_msg(zs->ctrl_fd, ZYG_SPAWNED, zs->heap.precompiled ? ZYG_PRECOMPILED : 0,
-                        req->job_id, pid, fd) != 0)
+    int kind = (zs->heap.precompiled ? ZYG_PRECOMPILED : 0) | (zs->heap.arena ? ZYG_SNAPSHOT : 0);
+    if (zygote_send_msg(zs->ctrl_fd, ZYG_SPAWNED, kind, req->job_id, pid, fd) != 0)
         kill_child(child_of(zs, pid));
     close(fd);
 }
@@ -362,7 +385,8 @@ static int zygote_init(struct zygote_state *zs)
     if ((rc = confine_drop_bounding_set())) return rc;
     zs->hello.bounding_dropped = prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0) == 0;
     if ((rc = js_heap_create(&zs->heap))) return rc;
-    if ((rc = seccomp_policy_build(WORKER_FD, &zs->seccomp))) return rc;
+    if ((rc = seccomp_policy_build(WORKER_FD, 0, &zs->seccomp))) return rc;
+    if ((rc = seccomp_policy_build(WORKER_FD, 1, &zs->snapshot_seccomp))) return rc;
     if ((rc = seccomp_policy_build_function_zygote(&zs->fnz_seccomp))) return rc;
     zs->hello.op = ZYG_HELLO;
     zs->hello.proto_version = ZYG_PROTO_VERSION;

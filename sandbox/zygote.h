@@ -20,6 +20,7 @@
 #define FNBOX_ZYGOTE_H
 
 #include <limits.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "sandbox/zygote_proto.h"
@@ -31,6 +32,7 @@ struct zygote_config {
     int max_workers;
     int prefork; /* idle confined workers kept ready (0: fork on demand only) */
     int namespaces; /* 0: enter none (as where the kernel refuses them), for comparison */
+    uint32_t snapshot_max_uses; /* invocations a snapshot worker serves before it is replaced */
 };
 
 struct zygote {

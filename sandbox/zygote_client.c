@@ -21,7 +21,7 @@ enum slot_state { SLOT_FREE, SLOT_WAITING, SLOT_SPAWNED, SLOT_FAILED };
 struct slot {
     uint32_t gen;
     enum slot_state state;
-    int fd, err, exited, status, precompiled;
+    int fd, err, exited, status, kind; /* kind: ZYG_SPAWNED's value */
     pid_t pid;
     pthread_cond_t cv;
 };
@@ -69,7 +69,7 @@ static void handle_message(struct zclient *zc, const struct zyg_message *m, int 
         s->state = SLOT_SPAWNED;
         s->fd = fd;
         s->pid = (pid_t)m->pid;
-        s->precompiled = m->value == ZYG_PRECOMPILED;
+        s->kind = m->value;
         fd = -1;
     } else if (s && m->op == ZYG_SPAWN_FAILED && s->state == SLOT_WAITING) {
         s->state = SLOT_FAILED;
@@ -193,7 +193,7 @@ static int take_slot(struct zclient *zc, uint64_t *job_id)
     s->gen = (s->gen + 1) & 0xFFFFFFFu;
     s->state = SLOT_WAITING;
     s->fd = -1;
-    s->exited = s->status = s->err = s->precompiled = 0;
+    s->exited = s->status = s->err = s->kind = 0;
     *job_id = job_id_of(idx, s->gen);
     pthread_mutex_unlock(&zc->mu);
     return 0;
@@ -211,7 +211,8 @@ static int request_socket(struct zclient *zc, struct zyg_request *req, struct wo
         out->job_id = req->job_id;
         out->fd = s->fd;
         out->pid = s->pid;
-        out->precompiled = s->precompiled;
+        out->precompiled = (s->kind & ZYG_PRECOMPILED) != 0;
+        out->snapshot = (s->kind & ZYG_SNAPSHOT) != 0;
         s->fd = -1; /* the caller owns it now */
     } else if (!rc) {
         rc = s->state == SLOT_FAILED ? s->err : -EPIPE;
@@ -253,10 +254,11 @@ static int asked_recently(struct zclient *zc, const uint8_t fn_key[ZYG_KEY_LEN])
 }
 
 int zclient_load(struct zclient *zc, const uint8_t fn_key[ZYG_KEY_LEN], uint32_t cpu_seconds,
-                 uint64_t heap_bytes, const char *code, size_t len)
+                 uint64_t heap_bytes, uint32_t flags, const char *code, size_t len)
 {
     if (asked_recently(zc, fn_key)) return -EALREADY;
-    struct zyg_request req = {.op = ZYG_LOAD, .cpu_seconds = cpu_seconds, .heap_bytes = heap_bytes};
+    struct zyg_request req = {
+        .op = ZYG_LOAD, .cpu_seconds = cpu_seconds, .heap_bytes = heap_bytes, .flags = flags};
     memcpy(req.fn_key, fn_key, ZYG_KEY_LEN);
     struct worker_handle h;
     int rc = take_slot(zc, &req.job_id);

@@ -20,6 +20,7 @@ struct worker_handle {
     int fd;    /* the gateway's end of the worker socket; the caller closes it */
     pid_t pid;
     int precompiled; /* it holds the function compiled: send the job without code */
+    int snapshot;    /* a snapshot worker: it may serve more jobs after a result */
 };
 
 struct zclient *zclient_create(const struct zygote *z, int slots);
@@ -31,11 +32,12 @@ int zclient_alive(struct zclient *zc);
 int zclient_spawn(struct zclient *zc, uint32_t cpu_seconds, uint64_t heap_bytes,
                   const uint8_t *fn_key, struct worker_handle *out);
 /* Asks for a function zygote compiling code for fn_key, unless one was asked for within the
- * last second (a function that cannot have one is not retried at every call). Runs in the
+ * last second (a function that cannot have one is not retried at every call). flags:
+ * ZYG_LOAD_SNAPSHOT for a snapshot function. Runs in the
  * caller's thread after its invocation: it takes a job slot for the hand-over only. 0 or a
  * negative errno (-EBUSY: every function zygote is in use; -EALREADY: asked recently). */
 int zclient_load(struct zclient *zc, const uint8_t fn_key[ZYG_KEY_LEN], uint32_t cpu_seconds,
-                 uint64_t heap_bytes, const char *code, size_t len);
+                 uint64_t heap_bytes, uint32_t flags, const char *code, size_t len);
 int zclient_kill(struct zclient *zc, uint64_t job_id);
 /* The same for a job whose outcome is decided: the zygote reports no exit status for it,
  * which saves three process wake-ups per invocation. */

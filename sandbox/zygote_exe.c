@@ -27,16 +27,16 @@ static int number(const char *s, long min, long max, long *out)
 
 int main(int argc, char **argv)
 {
-    long v[7];
-    static const long max[7] = {1, 4294967294L, 4294967294L, 4096, 8, INT_MAX, 1};
+    long v[8];
+    static const long max[8] = {1, 4294967294L, 4294967294L, 4096, 8, INT_MAX, 1, 1000000};
     int type = 0;
     socklen_t len = sizeof type;
-    if (argc != 8 || getsockopt(CTRL_FD, SOL_SOCKET, SO_TYPE, &type, &len) != 0 ||
+    if (argc != 9 || getsockopt(CTRL_FD, SOL_SOCKET, SO_TYPE, &type, &len) != 0 ||
         type != SOCK_SEQPACKET) {
         fprintf(stderr, "fnbox-zygote: started by fnboxd only\n");
         return 2;
     }
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < 8; i++)
         if (number(argv[i + 1], 0, max[i], &v[i])) {
             fprintf(stderr, "fnbox-zygote: bad argument %d\n", i + 1);
             return 2;
@@ -54,6 +54,7 @@ int main(int argc, char **argv)
                                 .worker_gid = (gid_t)v[2],
                                 .max_workers = (int)v[3],
                                 .prefork = (int)v[4],
-                                .namespaces = (int)v[6]};
+                                .namespaces = (int)v[6],
+                                .snapshot_max_uses = (uint32_t)v[7]};
     zygote_main(&cfg, CTRL_FD);
 }

@@ -41,6 +41,7 @@ struct fn_job {
 
 struct fn_zygote {
     int used, ready;
+    int snapshot; /* loaded with ZYG_LOAD_SNAPSHOT: its workers are snapshot workers */
     uint8_t key[ZYG_KEY_LEN];
     pid_t pid;
     int fd;               /* the control socket to it */
@@ -63,6 +64,7 @@ struct zygote_state {
     pid_t self;
     struct js_heap heap;
     struct sock_fprog seccomp;
+    struct sock_fprog snapshot_seccomp; /* a snapshot worker's: seccomp plus its own RLIMIT_CPU */
     struct sock_fprog fnz_seccomp; /* the function zygotes' extra layer */
     struct zyg_hello hello;
     struct child *children;

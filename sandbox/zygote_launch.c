@@ -92,7 +92,7 @@ static void exec_zygote(const struct zygote_config *cfg, int exe_fd, int ctrl, p
     ctrl = fcntl(ctrl, F_DUPFD_CLOEXEC, 10);
     if (exe_fd < 0 || ctrl < 0) _exit(1);
     if (dup2(ctrl, 3) < 0) _exit(1); /* dup2 clears close-on-exec: fd 3 crosses the exec */
-    char a[7][32];
+    char a[8][32];
     snprintf(a[0], sizeof a[0], "%d", cfg->switch_uid ? 1 : 0);
     snprintf(a[1], sizeof a[1], "%u", (unsigned)cfg->worker_uid);
     snprintf(a[2], sizeof a[2], "%u", (unsigned)cfg->worker_gid);
@@ -100,7 +100,8 @@ static void exec_zygote(const struct zygote_config *cfg, int exe_fd, int ctrl, p
     snprintf(a[4], sizeof a[4], "%d", cfg->prefork);
     snprintf(a[5], sizeof a[5], "%d", (int)parent);
     snprintf(a[6], sizeof a[6], "%d", cfg->namespaces ? 1 : 0);
-    char *argv[] = {(char *)"fnbox-zygote", a[0], a[1], a[2], a[3], a[4], a[5], a[6], NULL};
+    snprintf(a[7], sizeof a[7], "%u", (unsigned)cfg->snapshot_max_uses);
+    char *argv[] = {(char *)"fnbox-zygote", a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], NULL};
     /* nothing of fnboxd's environment (a sealing root, say) reaches the zygote */
     char *envp[] = {NULL};
     fexecve(exe_fd, argv, envp);

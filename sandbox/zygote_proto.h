@@ -28,10 +28,18 @@ struct zyg_request {
     uint64_t job_id;
     uint64_t heap_bytes;
     uint8_t fn_key[ZYG_KEY_LEN]; /* all zero: any worker */
+    uint32_t flags; /* ZYG_LOAD: ZYG_LOAD_SNAPSHOT */
+    uint32_t pad;
 };
+
+/* ZYG_LOAD's flags: the function zygote builds the function's heap in a snapshot arena, and
+ * its workers are snapshot workers (many invocations each, the heap reset between them) */
+#define ZYG_LOAD_SNAPSHOT 1
 
 /* ZYG_SPAWNED's value: the worker holds the function already compiled (send no code) */
 #define ZYG_PRECOMPILED 1
+/* ... and it is a snapshot worker: it serves job after job until fnboxd closes its socket */
+#define ZYG_SNAPSHOT 2
 
 struct zyg_message {
     uint32_t op;
@@ -40,7 +48,7 @@ struct zyg_message {
     int64_t pid;
 };
 
-#define ZYG_PROTO_VERSION 5
+#define ZYG_PROTO_VERSION 6
 
 struct zyg_hello {
     uint32_t op;

@@ -1,0 +1,51 @@
+/* A Duktape heap that can be put back, whole, to a snapshot.
+ *
+ * Every byte the heap allocates lives in one mapping of a memfd, this allocator's own
+ * bookkeeping included (the struct js_arena below sits at the start of the mapping, and is the
+ * udata Duktape passes back). js_arena_create maps it shared, to build the state worth keeping
+ * (a heap with the function compiled); js_arena_freeze then maps the same pages private at the
+ * same address and seals the memfd, so that the pristine state can never change again;
+ * js_arena_reset drops every page written since (MADV_DONTNEED on a private file mapping reads
+ * them back from the memfd), which puts the heap, and the allocator, back to that state.
+ *
+ * Blocks come in power-of-two classes from 32 bytes (a 16-byte header included), carved from
+ * the top of the arena or reused from a per-class free list; the block at the top grows and
+ * shrinks in place. Accounting and the cap are js_alloc's (runtime/js_alloc.h): a request is
+ * charged its size plus the header, exactly as in process mode, so limits mean the same in both
+ * modes; the arena is made larger than the cap so that rounding cannot refuse what the cap
+ * admits, except under fragmentation (then the request is refused and counted as over the
+ * cap). */
+#ifndef FNBOX_JS_ARENA_H
+#define FNBOX_JS_ARENA_H
+
+#include <stddef.h>
+
+#include "runtime/js_alloc.h"
+
+#define JS_ARENA_CLASSES 48
+
+struct js_arena {
+    struct js_alloc_state acct; /* first: the arena is also the accounting state */
+    size_t size;   /* of the mapping, in bytes */
+    size_t top;    /* offset of the first byte never handed out */
+    size_t high;   /* the highest top ever: what a reset must drop */
+    int memfd;     /* -1 once frozen */
+    int frozen;
+    void *free_list[JS_ARENA_CLASSES];
+};
+
+/* A shared mapping of a new memfd, `size` bytes (rounded up to pages); NULL with errno set. */
+struct js_arena *js_arena_create(size_t size);
+/* Remaps the arena private at its own address and seals the memfd (write, grow, shrink, seal),
+ * then closes it. 0 or a negative errno (the arena is unusable then). */
+int js_arena_freeze(struct js_arena *a);
+/* Back to the state at js_arena_freeze. 0 or a negative errno. */
+int js_arena_reset(struct js_arena *a);
+void js_arena_destroy(struct js_arena *a);
+
+/* Duktape's allocation functions; udata is the struct js_arena. */
+void *js_arena_alloc(void *udata, size_t size);
+void *js_arena_realloc(void *udata, void *ptr, size_t size);
+void js_arena_free(void *udata, void *ptr);
+
+#endif

@@ -1,0 +1,196 @@
+/* The snapshot arena: its allocator, and a Duktape heap built in it, frozen after a compile,
+ * run, and reset — the heap must come back exactly as frozen, whatever the run did. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "runtime/js_arena.h"
+#include "runtime/js_heap.h"
+#include "runtime/js_random.h"
+
+#define ARENA_BYTES (64u << 20)
+
+static void allocator_accounts_like_js_alloc(void **state)
+{
+    (void)state;
+    struct js_arena *a = js_arena_create(ARENA_BYTES);
+    assert_non_null(a);
+    assert_int_equal(a->acct.used, 0);
+    void *p = js_arena_alloc(a, 100);
+    assert_non_null(p);
+    assert_int_equal((uintptr_t)p % 16, 0);
+    assert_int_equal(a->acct.used, 116); /* size plus the 16-byte header, as js_alloc */
+    memset(p, 0xAB, 100);
+    p = js_arena_realloc(a, p, 5000);
+    assert_non_null(p);
+    assert_int_equal(((unsigned char *)p)[99], 0xAB);
+    assert_int_equal(a->acct.used, 5016);
+    js_arena_free(a, p);
+    assert_int_equal(a->acct.used, 0);
+    assert_null(js_arena_alloc(a, 0));
+    js_arena_destroy(a);
+}
+
+static void allocator_reuses_and_caps(void **state)
+{
+    (void)state;
+    struct js_arena *a = js_arena_create(ARENA_BYTES);
+    assert_non_null(a);
+    void *x = js_arena_alloc(a, 40), *y = js_arena_alloc(a, 40);
+    assert_non_null(x);
+    assert_non_null(y);
+    js_arena_free(a, x);
+    assert_ptr_equal(js_arena_alloc(a, 33), x); /* same class: the freed block comes back */
+    /* the cap refuses, and counts the refusal */
+    a->acct.cap = a->acct.used + 1000;
+    assert_null(js_arena_alloc(a, 2000));
+    assert_int_equal(a->acct.refused, 1);
+    assert_non_null(js_arena_alloc(a, 500));
+    /* more than the arena holds is refused even without a cap */
+    a->acct.cap = 0;
+    assert_null(js_arena_alloc(a, ARENA_BYTES));
+    assert_int_equal(a->acct.refused, 2);
+    /* a growing top block stays where it is */
+    unsigned char *g = js_arena_alloc(a, 64);
+    for (size_t n = 128; n <= (8u << 20); n *= 2) {
+        unsigned char *again = js_arena_realloc(a, g, n);
+        assert_ptr_equal(again, g);
+    }
+    js_arena_destroy(a);
+}
+
+/* Runs main() of the compiled program on top of the stack (consuming it); the result's
+ * String() in out. 0, or non-zero when it threw. */
+static int run_main(struct js_heap *h, char *out, size_t outlen)
+{
+    duk_context *ctx = h->ctx;
+    int rc = duk_pcall(ctx, 0);
+    if (rc == 0) {
+        duk_pop(ctx);
+        rc = duk_peval_string(ctx, "JSON.stringify(main())");
+    }
+    snprintf(out, outlen, "%s", duk_safe_to_string(ctx, -1));
+    duk_pop(ctx);
+    return rc;
+}
+
+static const char program[] =
+    "var counter = 0;\n"
+    "function main() {\n"
+    "  counter++;\n"
+    "  var g = (function () { return this; })();\n"
+    "  g.leaked = (g.leaked || 0) + 1;\n"
+    "  Object.prototype.mark = (Object.prototype.mark || 0) + 1;\n"
+    "  var junk = []; for (var i = 0; i < 20000; i++) junk.push({i: i, s: 'x' + i});\n"
+    "  return [counter, g.leaked, ({}).mark, junk.length, Math.random()];\n"
+    "}\n";
+
+static struct js_heap *frozen_heap(struct js_arena **arena_out)
+{
+    struct js_arena *a = js_arena_create(ARENA_BYTES);
+    assert_non_null(a);
+    static struct js_heap h;
+    assert_int_equal(js_heap_create_in_arena(&h, a), 0);
+    assert_int_equal(js_heap_compile(&h, program, strlen(program)), 0);
+    duk_gc(h.ctx, 0);
+    a->acct.cap = a->acct.used + (16u << 20);
+    h.precompiled = 1;
+    assert_int_equal(js_arena_freeze(a), 0);
+    *arena_out = a;
+    return &h;
+}
+
+static void reset_gives_back_the_frozen_heap(void **state)
+{
+    (void)state;
+    struct js_arena *a;
+    struct js_heap *h = frozen_heap(&a);
+    size_t used0 = a->acct.used, high0 = a->high;
+    char out[256];
+    double seen[5];
+    for (int i = 0; i < 5; i++) {
+        uint64_t seed[4] = {(uint64_t)i + 1, (uint64_t)i + 11, 3, 4}; /* as a worker reseeds */
+        js_random_seed_with(seed);
+        assert_int_equal(run_main(h, out, sizeof out), 0);
+        /* counter, leaked, mark and the garbage: exactly as in a fresh heap, every time */
+        assert_memory_equal(out, "[1,1,1,20000,", 13);
+        seen[i] = strtod(out + 13, NULL);
+        assert_true(a->acct.used > used0);
+        assert_int_equal(js_heap_reset(h), 0);
+        assert_int_equal(a->acct.used, used0);
+        assert_int_equal(a->high, high0);
+    }
+    for (int i = 1; i < 5; i++) assert_true(seen[i] != seen[0]); /* reseeded, not replayed */
+    js_random_forget();
+    js_arena_destroy(a);
+}
+
+static void reset_after_memory_limit(void **state)
+{
+    (void)state;
+    struct js_arena *a;
+    struct js_heap *h = frozen_heap(&a);
+    duk_context *ctx = h->ctx;
+    duk_pop(ctx); /* the program: this run only allocates */
+    int rc = duk_peval_string(ctx, "var s = 'x'; while (true) s = s + s; 1");
+    assert_int_not_equal(rc, 0);
+    assert_true(a->acct.refused > 0);
+    duk_pop(ctx);
+    assert_int_equal(js_heap_reset(h), 0);
+    assert_int_equal(a->acct.refused, 0);
+    char out[256];
+    uint64_t seed[4] = {9, 9, 9, 9};
+    js_random_seed_with(seed);
+    assert_int_equal(run_main(h, out, sizeof out), 0);
+    assert_memory_equal(out, "[1,1,1,20000,", 13);
+    js_random_forget();
+    js_arena_destroy(a);
+}
+
+static void frozen_arena_is_a_private_mapping(void **state)
+{
+    (void)state;
+    struct js_arena *a;
+    frozen_heap(&a);
+    assert_int_equal(a->memfd, -1);
+    assert_int_equal(js_arena_freeze(a), -EALREADY);
+    /* the mapping is private now: writes stay in this process, the memfd keeps the snapshot */
+    FILE *maps = fopen("/proc/self/maps", "re");
+    assert_non_null(maps);
+    char line[512];
+    int found = 0;
+    unsigned long lo, hi;
+    char perms[8];
+    while (fgets(line, sizeof line, maps))
+        if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && lo == (unsigned long)a) {
+            found = 1;
+            assert_string_equal(perms, "rw-p");
+            assert_non_null(strstr(line, "fnbox-snapshot"));
+        }
+    fclose(maps);
+    assert_true(found);
+    size_t before = a->top;
+    a->top += 4096; /* as an invocation would */
+    assert_int_equal(js_heap_reset(&(struct js_heap){.arena = a}), 0);
+    assert_int_equal(a->top, before);
+    js_arena_destroy(a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(allocator_accounts_like_js_alloc),
+        cmocka_unit_test(allocator_reuses_and_caps),
+        cmocka_unit_test(reset_gives_back_the_frozen_heap),
+        cmocka_unit_test(reset_after_memory_limit),
+        cmocka_unit_test(frozen_arena_is_a_private_mapping),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
