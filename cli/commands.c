@@ -326,8 +326,11 @@ fail:
 int fnbox_cmd_deploy(const struct fnbox_args *a)
 {
     const char *file = a->pos[0], *name = opt1(a, OPT_NAME), *entry = opt1(a, OPT_ENTRY);
+    const char *isolation = opt1(a, OPT_ISOLATION);
     int ex = -1;
     if (name == NULL) return usage(a, "--name is required");
+    if (isolation != NULL && strcmp(isolation, "process") != 0 && strcmp(isolation, "snapshot") != 0)
+        return usage(a, "--isolation must be process or snapshot");
     if (!name_ok(a, "--name", name, &ex)) return ex;
     if (entry != NULL && !name_ok(a, "--entry", entry, &ex)) return ex;
 
@@ -363,6 +366,7 @@ int fnbox_cmd_deploy(const struct fnbox_args *a)
         (build_grants(a, &secrets, &ex) != 0 || put(body, "secrets", secrets) != 0))
         goto fail;
     if (a->opt[OPT_SIGN].n > 0 && put(body, "sign", json_true()) != 0) goto fail;
+    if (isolation != NULL && put(body, "isolation", json_string(isolation)) != 0) goto fail;
 
     char *path = path_with(a, "/v1/functions/", name, "");
     add_owner(a, &path);

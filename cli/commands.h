@@ -54,6 +54,7 @@ enum fnbox_opt {
     OPT_TO_ATTESTATION,
     OPT_FROM,
     OPT_EXPECT_CONFINEMENT,
+    OPT_ISOLATION,
     OPT_COUNT
 };
 

@@ -32,14 +32,17 @@ struct command {
 static const struct command commands[] = {
     {"deploy", NULL,
      "FILE --name NAME [--entry FN] [--limit KEY=N]... [--allow-host HOST]...\n"
-     "        [--secret NAME[=HOST,...]]... [--sign] [--owner OWNER]",
+     "        [--secret NAME[=HOST,...]]... [--sign] [--isolation process|snapshot] [--owner OWNER]",
      "Deploy FILE ('-': stdin) as a new version of function NAME. Limits: timeout_ms, memory_mb,\n"
      "      max_fetches, max_output_bytes. --secret grants secrets.get(NAME); with =HOST,... the\n"
      "      value may only be sent to those hosts. --sign: every successful result carries a\n"
-     "      signed receipt. --owner: an admin deploying for that owner.",
+     "      signed receipt. --isolation snapshot: a reused worker whose heap is reset to the\n"
+     "      compiled state after each result (faster; see docs/threat-model.md), instead of a\n"
+     "      fresh process per invocation (process, the default). --owner: an admin deploying\n"
+     "      for that owner.",
      1, 1,
      O(OPT_NAME) | O(OPT_ENTRY) | O(OPT_LIMIT) | O(OPT_ALLOW_HOST) | O(OPT_SECRET) | O(OPT_OWNER) |
-         O(OPT_SIGN),
+         O(OPT_SIGN) | O(OPT_ISOLATION),
      O(OPT_LIMIT) | O(OPT_ALLOW_HOST) | O(OPT_SECRET), fnbox_cmd_deploy},
     {"invoke", NULL, "NAME [JSON | @FILE | -] [--sign] [--out FILE]",
      "Invoke NAME with a JSON input (none: null; '-': read stdin). A failed invocation still\n"
@@ -173,6 +176,7 @@ static const char *const opt_names[OPT_COUNT] = {
     [OPT_TO_ATTESTATION] = "to-attestation",
     [OPT_FROM] = "from",
     [OPT_EXPECT_CONFINEMENT] = "expect-confinement",
+    [OPT_ISOLATION] = "isolation",
 };
 
 enum {
@@ -221,6 +225,7 @@ static const struct option longopts[] = {
     {"to-attestation", required_argument, NULL, G_CMD + OPT_TO_ATTESTATION},
     {"from", required_argument, NULL, G_CMD + OPT_FROM},
     {"expect-confinement", required_argument, NULL, G_CMD + OPT_EXPECT_CONFINEMENT},
+    {"isolation", required_argument, NULL, G_CMD + OPT_ISOLATION},
     {NULL, 0, NULL, 0},
 };
 
