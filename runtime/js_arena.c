@@ -75,6 +75,10 @@ int js_arena_freeze(struct js_arena *a)
     size_t size = a->size;
     a->memfd = -1;
     a->frozen = 1; /* written while still shared: part of the snapshot */
+    /* The holes the compile's garbage left are forgotten: an invocation then allocates from
+     * the top, fresh pages side by side, instead of writing into (and so copying) pages of
+     * the snapshot all over the arena. */
+    memset(a->free_list, 0, sizeof a->free_list);
     /* the same pages, private: from now on writes go to copies, the memfd keeps the snapshot */
     if (mmap(a, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, 0) == MAP_FAILED) {
         int err = errno;

@@ -32,8 +32,8 @@
 #include "sandbox/zygote_internal.h"
 
 #define CODE_WAIT_MS 10000
-/* A snapshot arena holds the pristine heap, the compiled function and one invocation's heap
- * (the cap); power-of-two blocks may need up to twice what the cap admits. */
+/* The arena holds the pristine heap, the compiled function and one invocation's heap (the
+ * cap); power-of-two blocks may need up to twice what the cap admits. */
 #define ARENA_SLACK (64ull << 20)
 
 static size_t arena_bytes_for(uint64_t heap_bytes)
@@ -41,11 +41,12 @@ static size_t arena_bytes_for(uint64_t heap_bytes)
     return (size_t)(3 * heap_bytes + ARENA_SLACK);
 }
 
-/* The function zygote of a snapshot function: its heap, built anew inside arena (made before
- * its confinement forbade sizing files), with the code compiled and the garbage collected,
- * then frozen (runtime/js_arena.h). Its workers inherit the frozen mapping and reset to it
- * after each job. Exits on a compile error. */
-static void build_snapshot(struct zygote_state *zs, struct js_arena *arena,
+/* The function's heap, built anew inside arena (made before the confinement forbade sizing
+ * files), with the code compiled and the garbage collected, then frozen (runtime/js_arena.h).
+ * Workers inherit the frozen mapping: an invocation allocates from the arena's top instead of
+ * writing into pages all over a malloc heap (half the copy-on-write faults of a worker), and
+ * a snapshot worker resets to it after each job. Exits on a compile error. */
+static void build_heap(struct zygote_state *zs, struct js_arena *arena,
                            const struct zyg_request *req, const char *code, size_t len)
 {
     struct js_heap h;
@@ -116,23 +117,6 @@ static void retire(struct zygote_state *zs, struct fn_zygote *f)
     free(jobs);
 }
 
-/* The function compiled into the zygote's own heap (inherited, copy-on-write), garbage
- * collected so that workers copy nothing of it. Exits on a compile error. */
-static void compile_in_place(struct zygote_state *zs, const struct zyg_request *req,
-                             const char *code, size_t len)
-{
-    struct js_alloc_state *a = &zs->heap.alloc;
-    size_t before = a->used;
-    a->cap = a->used + req->heap_bytes; /* compiling counts against the function's memory */
-    a->refused = 0;
-    if (js_heap_compile(&zs->heap, code, len) != 0) _exit(WORKER_EXIT_OK);
-    /* twice: the first pass may leave finalizable garbage for the second */
-    duk_gc(zs->heap.ctx, 0);
-    duk_gc(zs->heap.ctx, 0);
-    if (a->used > before) zs->hello.baseline_vm += 2 * (a->used - before); /* RLIMIT_AS room */
-    zs->heap.precompiled = 1;
-}
-
 /* In the new function zygote: never returns. */
 static void fnz_child(struct zygote_state *zs, int up_fd, int code_fd, const struct zyg_request *req)
 {
@@ -157,12 +141,9 @@ static void fnz_child(struct zygote_state *zs, int up_fd, int code_fd, const str
                                .seccomp = &zs->fnz_seccomp,
                                .limits = {.as_bytes = zs->hello.baseline_vm +
                                                       4 * req->heap_bytes + (256ull << 20)}};
-    struct js_arena *arena = NULL;
-    if (req->flags & ZYG_LOAD_SNAPSHOT) {
-        arena = js_arena_create(arena_bytes_for(req->heap_bytes));
-        if (!arena) _exit(WORKER_EXIT_NOMEM);
-        p.limits.as_bytes += arena->size;
-    }
+    struct js_arena *arena = js_arena_create(arena_bytes_for(req->heap_bytes));
+    if (!arena) _exit(WORKER_EXIT_NOMEM);
+    p.limits.as_bytes += arena->size;
     rlim_t nproc = (rlim_t)zs->cfg.max_workers * 2 + (rlim_t)FNZ_MAX * (ZYGOTE_POOL_MAX + 1) + 64;
     if (confine_function_zygote(&p, nproc) != 0) _exit(WORKER_EXIT_CONFINE);
     zs->self = getpid(); /* as its workers see it (inside the PID namespace, if any) */
@@ -173,8 +154,8 @@ static void fnz_child(struct zygote_state *zs, int up_fd, int code_fd, const str
         f.type != FRAME_JOB)
         _exit(WORKER_EXIT_PROTOCOL);
     close(code_fd);
-    if (arena) build_snapshot(zs, arena, req, (const char *)f.data, f.len);
-    else compile_in_place(zs, req, (const char *)f.data, f.len);
+    build_heap(zs, arena, req, (const char *)f.data, f.len);
+    zs->snapshot_workers = (req->flags & ZYG_LOAD_SNAPSHOT) != 0;
     frame_free(&f);
     zs->want_cpu = req->cpu_seconds; /* the idle pool: this function's limits class */
     zs->want_heap = req->heap_bytes;

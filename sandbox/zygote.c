@@ -114,18 +114,18 @@ static int before_snapshot_job(void *arg)
     return confine_rearm_cpu(life->cpu_seconds);
 }
 
-/* Runs in the new worker; never returns. A function zygote with a snapshot arena forks
- * snapshot workers: they keep serving the same function, the heap reset between jobs. */
+/* Runs in the new worker; never returns. A snapshot function's zygote forks snapshot
+ * workers: they keep serving the same function, the heap reset between jobs. */
 static void worker_child(struct zygote_state *zs, int sock, const struct zyg_request *req)
 {
     sigset_t all;
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
     if (js_random_seed() != 0) _exit(WORKER_EXIT_CONFINE);
-    int snapshot = zs->heap.arena != NULL;
+    int snapshot = zs->snapshot_workers;
     struct snapshot_life life = {.cpu_seconds = req->cpu_seconds,
                                  .max_uses = zs->cfg.snapshot_max_uses};
-    if (!snapshot) { /* a snapshot arena carries its cap, frozen with the heap */
+    if (!zs->heap.arena) { /* an arena carries its cap, frozen with the heap */
         struct js_alloc_state *a = js_heap_alloc_state(&zs->heap);
         a->cap = a->used + req->heap_bytes;
         a->refused = 0;
@@ -221,7 +221,7 @@ void zygote_spawn(struct zygote_state *zs, const struct zyg_request *req)
         zygote_send_msg(zs->ctrl_fd, ZYG_SPAWN_FAILED, -errno, req->job_id, 0, -1);
         return;
     }
-    int kind = (zs->heap.precompiled ? ZYG_PRECOMPILED : 0) | (zs->heap.arena ? ZYG_SNAPSHOT : 0);
+    int kind = (zs->heap.precompiled ? ZYG_PRECOMPILED : 0) | (zs->snapshot_workers ? ZYG_SNAPSHOT : 0);
     if (zygote_send_msg(zs->ctrl_fd, ZYG_SPAWNED, kind, req->job_id, pid, fd) != 0)
         kill_child(child_of(zs, pid));
     close(fd);

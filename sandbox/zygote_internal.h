@@ -65,6 +65,7 @@ struct zygote_state {
     struct js_heap heap;
     struct sock_fprog seccomp;
     struct sock_fprog snapshot_seccomp; /* a snapshot worker's: seccomp plus its own RLIMIT_CPU */
+    int snapshot_workers; /* a snapshot function's zygote: it forks snapshot workers */
     struct sock_fprog fnz_seccomp; /* the function zygotes' extra layer */
     struct zyg_hello hello;
     struct child *children;
