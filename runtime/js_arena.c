@@ -7,28 +7,45 @@
 #include <unistd.h>
 #include <sys/mman.h>
 
-#define HDR 16u        /* keeps the user block max_align_t aligned, as js_alloc does */
-#define MIN_SHIFT 5u   /* the smallest block: 32 bytes, header included */
+/* An 8-byte header keeps blocks as dense as glibc's chunks: marking a heap of small objects
+ * is bound by the cache, and 16-byte headers with coarse classes made Duktape's collector 2-3x
+ * slower on 30,000 objects. Duktape needs 8-byte alignment on this platform (DUK_USE_ALIGN_BY). */
+#define HDR 8u
+/* What a block is charged against the cap: js_alloc's header, so that limits mean the same
+ * whichever allocator a heap has. */
+#define CHARGE 16u
+#define FINE_STEP 8u     /* blocks up to FINE_MAX bytes come in 8-byte steps ... */
+#define FINE_MAX 1024u
+#define FINE_CLASSES (FINE_MAX / FINE_STEP)
+#define SUB_CLASSES 8u   /* ... then eight to each doubling: at most 12.5% rounding (a
+                          * 1 KiB array part plus its header must not take 2 KiB) */
 #define SEAL_TRIES 100 /* F_SEAL_WRITE may briefly see a page still referenced (EBUSY) */
 
 struct block_header {
     uint32_t cls;
-    uint32_t pad;
-    size_t size; /* what was asked for */
+    uint32_t size; /* what was asked for (at most UINT32_MAX - CHARGE) */
 };
 _Static_assert(sizeof(struct block_header) == HDR, "block header size");
+_Static_assert(JS_ARENA_CLASSES >= FINE_CLASSES + SUB_CLASSES * 32, "classes up to 4 TiB");
 
 static size_t class_bytes(unsigned cls)
 {
-    return (size_t)1 << (cls + MIN_SHIFT);
+    if (cls < FINE_CLASSES) return (size_t)(cls + 1) * FINE_STEP;
+    unsigned group = (cls - FINE_CLASSES) / SUB_CLASSES, sub = (cls - FINE_CLASSES) % SUB_CLASSES + 1;
+    size_t base = (size_t)FINE_MAX << group; /* the class lies in (base, 2 * base] */
+    return base + base / SUB_CLASSES * sub;
 }
 
 /* The smallest class holding `need` bytes, or JS_ARENA_CLASSES when none does. */
 static unsigned class_of(size_t need)
 {
-    unsigned cls = 0;
-    while (cls < JS_ARENA_CLASSES && class_bytes(cls) < need) cls++;
-    return cls;
+    if (need <= FINE_MAX) return (unsigned)((need + FINE_STEP - 1) / FINE_STEP) - 1;
+    unsigned group = 0;
+    while (group < 32 && ((size_t)FINE_MAX << (group + 1)) < need) group++;
+    if (group == 32) return JS_ARENA_CLASSES;
+    size_t base = (size_t)FINE_MAX << group, step = base / SUB_CLASSES;
+    unsigned sub = (unsigned)((need - base + step - 1) / step); /* 1..SUB_CLASSES */
+    return FINE_CLASSES + group * SUB_CLASSES + sub - 1;
 }
 
 static size_t first_block(void)
@@ -161,7 +178,7 @@ void *js_arena_alloc(void *udata, size_t size)
 {
     struct js_arena *a = udata;
     if (size == 0) return NULL; /* Duktape accepts NULL for a zero-size request */
-    if (size > SIZE_MAX - HDR || !js_alloc_admit(&a->acct, size + HDR)) return NULL;
+    if (size > UINT32_MAX - CHARGE || !js_alloc_admit(&a->acct, size + CHARGE)) return NULL;
     unsigned cls = class_of(size + HDR);
     struct block_header *h = take_block(a, cls);
     if (!h) {
@@ -169,8 +186,8 @@ void *js_arena_alloc(void *udata, size_t size)
         return NULL;
     }
     h->cls = cls;
-    h->size = size;
-    js_alloc_account(&a->acct, size + HDR, 0);
+    h->size = (uint32_t)size;
+    js_alloc_account(&a->acct, size + CHARGE, 0);
     return (unsigned char *)h + HDR;
 }
 
@@ -179,7 +196,7 @@ void js_arena_free(void *udata, void *ptr)
     struct js_arena *a = udata;
     if (!ptr) return;
     struct block_header *h = header_of(ptr);
-    a->acct.used -= h->size + HDR;
+    a->acct.used -= (size_t)h->size + CHARGE;
     give_back(a, h);
 }
 
@@ -193,7 +210,8 @@ void *js_arena_realloc(void *udata, void *ptr, size_t size)
     }
     struct block_header *h = header_of(ptr);
     size_t old = h->size;
-    if (size > SIZE_MAX - HDR || (size > old && !js_alloc_admit(&a->acct, size - old))) return NULL;
+    if (size > UINT32_MAX - CHARGE || (size > old && !js_alloc_admit(&a->acct, size - old)))
+        return NULL;
     unsigned cls = class_of(size + HDR);
     int at_top = offset_of(a, h) + class_bytes(h->cls) == a->top;
     if (cls < JS_ARENA_CLASSES && at_top && class_bytes(cls) <= a->size - offset_of(a, h)) {
@@ -208,14 +226,14 @@ void *js_arena_realloc(void *udata, void *ptr, size_t size)
             return NULL;
         }
         moved->cls = cls;
-        moved->size = size;
+        moved->size = (uint32_t)size;
         memcpy((unsigned char *)moved + HDR, ptr, old);
         give_back(a, h);
-        js_alloc_account(&a->acct, size + HDR, old + HDR);
+        js_alloc_account(&a->acct, size + CHARGE, old + CHARGE);
         return (unsigned char *)moved + HDR;
     }
     /* in place: the same block, or the top one resized */
-    h->size = size;
-    js_alloc_account(&a->acct, size + HDR, old + HDR);
+    h->size = (uint32_t)size;
+    js_alloc_account(&a->acct, size + CHARGE, old + CHARGE);
     return ptr;
 }

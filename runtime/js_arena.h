@@ -8,13 +8,15 @@
  * js_arena_reset drops every page written since (MADV_DONTNEED on a private file mapping reads
  * them back from the memfd), which puts the heap, and the allocator, back to that state.
  *
- * Blocks come in power-of-two classes from 32 bytes (a 16-byte header included), carved from
- * the top of the arena or reused from a per-class free list; the block at the top grows and
- * shrinks in place. Accounting and the cap are js_alloc's (runtime/js_alloc.h): a request is
- * charged its size plus the header, exactly as in process mode, so limits mean the same in both
- * modes; the arena is made larger than the cap so that rounding cannot refuse what the cap
- * admits, except under fragmentation (then the request is refused and counted as over the
- * cap). */
+ * Blocks (an 8-byte header included) come in classes of 8-byte steps up to 1 KiB, then eight
+ * classes to each doubling, carved from the top of the arena or reused from a per-class free list; the
+ * block at the top grows and shrinks in place. The compile's freed holes are forgotten at
+ * freeze, so that an invocation writes fresh pages at the top rather than pages of the
+ * snapshot. Accounting and the cap are js_alloc's (runtime/js_alloc.h): a request is charged
+ * its size plus 16 bytes, exactly as a malloc'd heap's, so limits mean the same everywhere;
+ * the arena is made larger than the cap so that rounding cannot refuse what the cap admits,
+ * except under fragmentation (then the request is refused and counted as over the cap).
+ * User blocks are 8-byte aligned (Duktape's DUK_USE_ALIGN_BY on this platform). */
 #ifndef FNBOX_JS_ARENA_H
 #define FNBOX_JS_ARENA_H
 
@@ -22,7 +24,7 @@
 
 #include "runtime/js_alloc.h"
 
-#define JS_ARENA_CLASSES 48
+#define JS_ARENA_CLASSES 384
 
 struct js_arena {
     struct js_alloc_state acct; /* first: the arena is also the accounting state */
