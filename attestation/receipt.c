@@ -60,7 +60,13 @@ static int write_canonical(FILE *m, const json_t *r, char *what)
         int kind; /* 0 text, 1 sha256, 2 non-negative integer */
     } head[] = {{"invocation_id", 0}, {"function", 0},      {"version", 2},     {"code_sha256", 1},
                 {"input_sha256", 1},  {"output_sha256", 1}, {"measurement", 1}, {"time", 2}};
-    fputs("fnbox-receipt-v1\n", m);
+    /* v2 adds how the invocation was isolated; a receipt without it is a v1 receipt (made
+     * before snapshot mode existed), whose bytes differ from the first line on */
+    const json_t *isolation = json_object_get(r, "isolation");
+    const char *iso = isolation ? str_of(isolation) : NULL;
+    if (isolation && (!iso || (strcmp(iso, "process") != 0 && strcmp(iso, "snapshot") != 0)))
+        BAD("isolation is not \"process\" or \"snapshot\"");
+    fputs(iso ? "fnbox-receipt-v2\n" : "fnbox-receipt-v1\n", m);
     for (size_t i = 0; i < sizeof head / sizeof *head; i++) {
         const json_t *v = json_object_get(r, head[i].key);
         const char *s = NULL;
@@ -77,6 +83,7 @@ static int write_canonical(FILE *m, const json_t *r, char *what)
     bad:
         BAD("%s is missing or malformed", head[i].key);
     }
+    if (iso) fprintf(m, "%s\n", iso);
 
     const json_t *fetches = json_object_get(r, "fetches");
     if (!json_is_array(fetches)) BAD("fetches is not an array");

@@ -3,17 +3,18 @@
  * (with attestation/evidence.c); no seal_*, no gateway/. Byte by byte: docs/attestation.md.
  *
  * Receipt JSON: {"invocation_id","function","version":int,"code_sha256","input_sha256",
- *   "output_sha256","measurement","time":int,
+ *   "output_sha256","measurement","time":int,"isolation":"process"|"snapshot",
  *   "fetches":[{"url","status":int,"response_sha256","tls_peer_sha256"?}],
  *   "secrets":[names], "key_scheme":"p256"|"secp256k1","public_key":hex SPKI DER,
  *   "signature":hex r‖s (64 bytes, low-s),"signature_der":hex DER of that same (r, s),
  *   secp256k1 only: "recovery_id":0|1 (EVM v = 27 + recovery_id),"address":"0x" 40 hex}
  *
- * Canonical bytes: "fnbox-receipt-v1\n", then each of these followed by "\n":
+ * Canonical bytes: "fnbox-receipt-v2\n", then each of these followed by "\n":
  *   invocation_id, function, decimal(version), code_sha256, input_sha256, output_sha256,
- *   measurement, decimal(time), decimal(number of fetches), for each fetch in order: url,
+ *   measurement, decimal(time), isolation, decimal(number of fetches), for each fetch: url,
  *   decimal(status), response_sha256, tls_peer_sha256 ("" when absent or null), then
- *   decimal(number of secrets) and each secret name in order.
+ *   decimal(number of secrets) and each secret name in order. A receipt without "isolation"
+ *   is a v1 receipt (an older fnboxd): "fnbox-receipt-v1\n" and no isolation line.
  * Signature: ECDSA with the instance key's scheme (attestation/ecsig.h) over SHA-256(canonical
  * bytes), s normalised to ≤ n/2.
  *

@@ -55,6 +55,7 @@ enum fnbox_opt {
     OPT_FROM,
     OPT_EXPECT_CONFINEMENT,
     OPT_ISOLATION,
+    OPT_EXPECT_ISOLATION,
     OPT_COUNT
 };
 

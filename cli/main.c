@@ -130,7 +130,7 @@ static const struct command commands[] = {
      "--attestation FILE --nonce HEX [--expect-measurement M]\n"
      "        [--expect-confinement TOKENS]\n"
      "  fnbox verify --receipt FILE --attestation FILE [--nonce HEX] [--expect-measurement M]\n"
-     "        [--expect-confinement TOKENS] [--input FILE]",
+     "        [--expect-confinement TOKENS] [--input FILE] [--expect-isolation process]",
      "Check saved responses locally (no request is made). The first form: the attestation\n"
      "      report in FILE answers nonce HEX, binds it with the key and measurement\n"
      "      (report_data), is signed by its key, and has measurement M. The second: also that\n"
@@ -138,11 +138,13 @@ static const struct command commands[] = {
      "      signed by the attested key for the attested measurement and that its output_sha256\n"
      "      is the hash of the response's exact \"result\" text (and input_sha256 that of the\n"
      "      body sent, given as --input FILE). --expect-confinement TOKENS (comma-separated,\n"
-     "      e.g. seccomp,net-ns): each must be in the report's signed confinement. Prints one\n"
+     "      e.g. seccomp,net-ns): each must be in the report's signed confinement.\n"
+     "      --expect-isolation process: the receipt must say the invocation ran in a fresh\n"
+     "      process (not on a snapshot worker; a v1 receipt does not say). Prints one\n"
      "      line per check; exits 0 only when every check passed. See docs/attestation.md.",
      0, 0,
      O(OPT_ATTESTATION) | O(OPT_RECEIPT) | O(OPT_NONCE) | O(OPT_EXPECT_MEASUREMENT) | O(OPT_INPUT) |
-         O(OPT_EXPECT_CONFINEMENT),
+         O(OPT_EXPECT_CONFINEMENT) | O(OPT_EXPECT_ISOLATION),
      0, fnbox_cmd_verify},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -177,6 +179,7 @@ static const char *const opt_names[OPT_COUNT] = {
     [OPT_FROM] = "from",
     [OPT_EXPECT_CONFINEMENT] = "expect-confinement",
     [OPT_ISOLATION] = "isolation",
+    [OPT_EXPECT_ISOLATION] = "expect-isolation",
 };
 
 enum {
@@ -226,6 +229,7 @@ static const struct option longopts[] = {
     {"from", required_argument, NULL, G_CMD + OPT_FROM},
     {"expect-confinement", required_argument, NULL, G_CMD + OPT_EXPECT_CONFINEMENT},
     {"isolation", required_argument, NULL, G_CMD + OPT_ISOLATION},
+    {"expect-isolation", required_argument, NULL, G_CMD + OPT_EXPECT_ISOLATION},
     {NULL, 0, NULL, 0},
 };
 

@@ -274,7 +274,7 @@ static int check_report(const json_t *rep, const char *nonce, const char *expect
 
 /* The checks of a signed invoke response against a verified report. */
 static int check_receipt(const struct fnbox_args *a, const struct saved *inv, const json_t *rep,
-                         const char *input_file)
+                         const char *input_file, const char *want_isolation)
 {
     int failed = 0;
     char b1[160], b2[160], why[EVIDENCE_WHY_MAX];
@@ -288,6 +288,15 @@ static int check_receipt(const struct fnbox_args *a, const struct saved *inv, co
          shown(rc, "function", b1, sizeof b1), json_integer_value(json_object_get(rc, "version")),
          shown(rc, "invocation_id", b2, sizeof b2),
          json_integer_value(json_object_get(rc, "time")));
+
+    /* signed in a v2 receipt (receipt_verify below checks the signature over it) */
+    const char *isolation = json_string_value(json_object_get(rc, "isolation"));
+    if (want_isolation)
+        failed += fnbox_check(isolation && strcmp(isolation, want_isolation) == 0,
+                              "receipt isolation", "%s",
+                              isolation ? isolation : "not stated (a v1 receipt)");
+    else
+        note("receipt isolation", "%s", isolation ? isolation : "not stated (a v1 receipt)");
 
     const char *r_pub = json_string_value(json_object_get(rep, "public_key"));
     const char *c_pub = json_string_value(json_object_get(rc, "public_key"));
@@ -403,6 +412,7 @@ int fnbox_cmd_verify(const struct fnbox_args *a)
     const char *att_file = opt1(a, OPT_ATTESTATION), *rc_file = opt1(a, OPT_RECEIPT);
     const char *nonce = opt1(a, OPT_NONCE), *expect = opt1(a, OPT_EXPECT_MEASUREMENT);
     const char *input = opt1(a, OPT_INPUT), *conf = opt1(a, OPT_EXPECT_CONFINEMENT);
+    const char *iso = opt1(a, OPT_EXPECT_ISOLATION);
     long want_conf = conf != NULL ? confinement_wanted(conf) : -1;
     if (att_file == NULL || *att_file == '\0')
         return vusage(a, "--attestation FILE is required (a saved GET /v1/attestation response)");
@@ -416,6 +426,9 @@ int fnbox_cmd_verify(const struct fnbox_args *a)
         return vusage(a, "--expect-confinement takes known tokens separated by commas (see "
                          "docs/attestation.md)");
     if (input != NULL && rc_file == NULL) return vusage(a, "--input goes with --receipt");
+    if (iso != NULL && rc_file == NULL) return vusage(a, "--expect-isolation goes with --receipt");
+    if (iso != NULL && strcmp(iso, "process") != 0 && strcmp(iso, "snapshot") != 0)
+        return vusage(a, "--expect-isolation must be process or snapshot");
     if (rc_file != NULL && *rc_file == '\0') return vusage(a, "--receipt needs a file name");
 
     struct saved att, inv = {0};
@@ -429,7 +442,7 @@ int fnbox_cmd_verify(const struct fnbox_args *a)
 
     int failed = check_report(att.j, nonce, expect, want_conf);
     if (rc_file != NULL) {
-        int n = check_receipt(a, &inv, att.j, input);
+        int n = check_receipt(a, &inv, att.j, input, iso);
         if (n < 0) {
             saved_free(&att);
             saved_free(&inv);

@@ -344,6 +344,7 @@ int invoke_run(struct zclient *zc, const struct invoke_request *req, struct invo
     clock_gettime(CLOCK_MONOTONIC, &t1);
     res->duration_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
     res->wants_function_zygote = key && !wh.precompiled && res->outcome == OUTCOME_OK;
+    res->snapshot_worker = wh.snapshot;
     return 0;
 }
 

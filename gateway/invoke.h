@@ -53,10 +53,12 @@ struct invoke_result {
     json_t *logs;   /* array of strings, always set */
     double duration_ms;
     int wants_function_zygote; /* it compiled, and succeeded: invoke_load_function_zygote */
+    int snapshot_worker; /* a snapshot worker ran it (else a fresh process did) */
 };
 
-/* The function zygote key of a version: SHA-256 over its name, version, code hash and the
- * limits its workers get (versions are immutable, so equal keys mean the same compiled code). */
+/* The function zygote key of a version: SHA-256 over its name, version, code hash, the
+ * limits its workers get and its isolation (versions are immutable, so equal keys mean the
+ * same compiled code served the same way). */
 int invoke_fn_key(const char *name, int64_t version, const char *code_sha256,
                   const struct fn_limits *limits, int snapshot, uint8_t key[32]); /* 0 or -EIO */
 

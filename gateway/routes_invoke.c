@@ -89,12 +89,13 @@ static json_t *make_receipt(struct invoke_task *t, const struct invoke_result *r
     sha256_hex(input, strlen(input), in_hash);
     sha256_hex(res->result_json, res->result_len, out_hash);
     for (int i = 0; i < 32; i++) snprintf(meas + 2 * i, 3, "%02x", t->r->app->measurement[i]);
-    json_t *rc = json_pack("{sssssIsssssssssIsOsO}", "invocation_id", t->invocation_id,
+    json_t *rc = json_pack("{sssssIsssssssssIsssOsO}", "invocation_id", t->invocation_id,
                            "function", t->v.name, "version", (json_int_t)t->v.version,
                            "code_sha256", t->v.code_sha256, "input_sha256", in_hash,
                            "output_sha256", out_hash, "measurement", meas, "time",
-                           (json_int_t)time(NULL), "fetches", b->fetches, "secrets",
-                           b->secrets_read);
+                           (json_int_t)time(NULL), "isolation",
+                           isolation_name(res->snapshot_worker), "fetches", b->fetches,
+                           "secrets", b->secrets_read);
     if (!rc || receipt_sign(keyring_instance_key(t->r->app->keyring), rc) != 0) {
         json_decref(rc);
         return NULL;

@@ -256,15 +256,19 @@ function quoteReportData(r) {
 }
 
 function receiptMessage(rc) {
+  // v2 carries how the invocation was isolated; a receipt without it is v1 (older fnboxd)
+  const v2 = rc.isolation !== undefined;
+  if (v2 && rc.isolation !== 'process' && rc.isolation !== 'snapshot')
+    throw new Error('isolation is not "process" or "snapshot"');
   const lines = [rc.invocation_id, rc.function, String(rc.version), rc.code_sha256,
     rc.input_sha256, rc.output_sha256, rc.measurement, String(rc.time),
-    String(rc.fetches.length)];
+    ...(v2 ? [rc.isolation] : []), String(rc.fetches.length)];
   for (const f of rc.fetches)
     lines.push(f.url, String(f.status), f.response_sha256, f.tls_peer_sha256 ?? '');
   lines.push(String(rc.secrets.length), ...rc.secrets);
   for (const l of lines)
     if (typeof l !== 'string' || l.includes('\n')) throw new Error('a receipt field holds a newline');
-  return 'fnbox-receipt-v1\n' + lines.map((l) => `${l}\n`).join('');
+  return (v2 ? 'fnbox-receipt-v2\n' : 'fnbox-receipt-v1\n') + lines.map((l) => `${l}\n`).join('');
 }
 
 // The one spelling the format allows for each key scheme: SPKI DER, uncompressed point.
@@ -440,6 +444,8 @@ if (rcOk) {
       rc.public_key === report.public_key ? 'the attested public_key' : 'not the attested public_key');
   }
   check(attKey !== null && rc.key_scheme === attKey.scheme, 'receipt key_scheme', String(rc.key_scheme));
+  // signed in a v2 receipt: a fresh process ran it, or a snapshot worker (its heap reset)
+  console.log(`note   receipt isolation: ${rc.isolation ?? 'not stated (a v1 receipt)'}`);
   let msg = null;
   try { msg = Buffer.from(receiptMessage(rc)); } catch (e) { check(false, 'receipt encoding', e.message); }
   if (msg !== null && attKey !== null && rc.public_key === report.public_key) {

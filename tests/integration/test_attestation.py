@@ -10,6 +10,7 @@ Run: cd tests/integration && FNBOX_BUILD=/abs/build /usr/bin/python3 -m pytest -
 
 import hashlib
 import json
+import time
 import os
 import re
 import secrets as pysecrets
@@ -391,6 +392,48 @@ def test_fnbox_verify_receipt(ad, saved):
     assert p.returncode == 1 and "FAILED input_sha256" in p.stdout, p.stdout
 
 
+def test_receipt_states_isolation(ad, dev, saved, tmp_path):
+    """v2 receipts sign how the invocation was isolated; --expect-isolation checks it."""
+    name = unique("iso-receipt")
+    ad.deploy_ok(name, "function main(i) { return i * 2; }\n", dev, isolation="snapshot")
+    seen = {}
+    for i in range(40):  # the first runs in a fresh process; then snapshot workers serve it
+        out = str(tmp_path / f"inv-{i}.json")
+        p = fnbox(ad, dev, "invoke", name, str(i), "--sign", "--out", out)
+        assert p.returncode == 0, (p.stdout, p.stderr)
+        rc = json.load(open(out))["receipt"]
+        seen.setdefault(rc["isolation"], out)
+        if "snapshot" in seen:
+            break
+        time.sleep(0.05)
+    assert set(seen) == {"process", "snapshot"}, seen
+    assert json.load(open(seen["process"]))["receipt"]["isolation"] == "process"
+    for iso, path in seen.items():
+        p = verify_receipt(ad, path, saved["att"], "--expect-isolation", iso)
+        assert p.returncode == 0 and f"ok     receipt isolation: {iso}" in p.stdout, p.stdout
+        other = "process" if iso == "snapshot" else "snapshot"
+        p = verify_receipt(ad, path, saved["att"], "--expect-isolation", other)
+        assert p.returncode == 1 and "FAILED receipt isolation" in p.stdout, p.stdout
+        # claiming the other isolation breaks the signature
+        doc = json.load(open(path))
+        doc["receipt"]["isolation"] = other
+        forged = str(tmp_path / f"forged-{iso}.json")
+        with open(forged, "w") as f:
+            json.dump(doc, f)
+        p = verify_receipt(ad, forged, saved["att"])
+        assert p.returncode == 1 and "FAILED receipt:" in p.stdout, p.stdout
+    # stripped to look like a v1 receipt: the signature fails too
+    doc = json.load(open(seen["snapshot"]))
+    del doc["receipt"]["isolation"]
+    stripped = str(tmp_path / "stripped.json")
+    with open(stripped, "w") as f:
+        json.dump(doc, f)
+    p = verify_receipt(ad, stripped, saved["att"])
+    assert p.returncode == 1 and "FAILED receipt:" in p.stdout, p.stdout
+    p = verify_receipt(ad, seen["snapshot"], saved["att"], "--expect-isolation", "thread")
+    assert p.returncode == 2, p.stdout
+
+
 def test_receipt_against_another_instances_report(ad, saved, tmp_path):
     other = start_daemon(tmp_path / "other")
     try:
@@ -529,13 +572,16 @@ def run_doc(tmp_path, markers, files):
 
 
 def canonical_receipt(rc):
+    v2 = "isolation" in rc
     lines = [rc["invocation_id"], rc["function"], str(rc["version"]), rc["code_sha256"],
-             rc["input_sha256"], rc["output_sha256"], rc["measurement"], str(rc["time"]),
-             str(len(rc["fetches"]))]
+             rc["input_sha256"], rc["output_sha256"], rc["measurement"], str(rc["time"])]
+    lines += [rc["isolation"]] if v2 else []
+    lines += [str(len(rc["fetches"]))]
     for f in rc["fetches"]:
         lines += [f["url"], str(f["status"]), f["response_sha256"], f.get("tls_peer_sha256") or ""]
     lines += [str(len(rc["secrets"]))] + rc["secrets"]
-    return ("fnbox-receipt-v1\n" + "".join(x + "\n" for x in lines)).encode()
+    head = "fnbox-receipt-v2\n" if v2 else "fnbox-receipt-v1\n"
+    return (head + "".join(x + "\n" for x in lines)).encode()
 
 
 RECEIPT_BLOCK = "jq .receipt invoke.json"

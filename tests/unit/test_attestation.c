@@ -623,6 +623,51 @@ static void receipt_round_trip(void **state)
     json_decref(r);
 }
 
+/* v2: the isolation line. It is signed: removing it, or changing it, fails; only the two
+ * known values are accepted; the v1 bytes (without it) stay as they were. */
+static void receipt_isolation(void **state)
+{
+    (void)state;
+    EVP_PKEY *k = new_key();
+    json_t *r = fixed_unsigned();
+    char *v1, *v2;
+    size_t v1_len, v2_len;
+    assert_int_equal(receipt_bytes(r, &v1, &v1_len), 0);
+    assert_int_equal(json_object_set_new(r, "isolation", json_string("snapshot")), 0);
+    assert_int_equal(receipt_bytes(r, &v2, &v2_len), 0);
+    assert_memory_equal(v2, "fnbox-receipt-v2\n", 17);
+    assert_memory_equal(v1, "fnbox-receipt-v1\n", 17);
+    /* the same lines, with "snapshot" after time: v1's line 9 onwards follow it in v2 */
+    const char *time_line = strstr(v2, "\n1718000000\n");
+    assert_non_null(time_line);
+    assert_memory_equal(time_line, "\n1718000000\nsnapshot\n", 21);
+    assert_int_equal(v2_len, v1_len + strlen("snapshot\n"));
+    free(v1);
+    free(v2);
+
+    assert_int_equal(receipt_sign(k, r), 0);
+    assert_int_equal(receipt_verify(r, NULL, NULL, 0), 0);
+    json_t *c = json_deep_copy(r);
+    json_object_set_new(c, "isolation", json_string("process"));
+    assert_int_equal(receipt_verify(c, NULL, NULL, 0), -EBADMSG);
+    json_object_del(c, "isolation"); /* passed off as a v1 receipt */
+    assert_int_equal(receipt_verify(c, NULL, NULL, 0), -EBADMSG);
+    const char *bad[] = {"thread", "", "Process", "snapshot\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        json_object_set_new(c, "isolation", json_string(bad[i]));
+        char *b;
+        size_t n;
+        assert_int_equal(receipt_bytes(c, &b, &n), -EINVAL);
+        assert_int_equal(receipt_verify(c, NULL, NULL, 0), -EBADMSG);
+        assert_int_equal(receipt_sign(k, c), -EINVAL);
+    }
+    json_object_set_new(c, "isolation", json_integer(1));
+    assert_int_equal(receipt_verify(c, NULL, NULL, 0), -EBADMSG);
+    json_decref(c);
+    json_decref(r);
+    EVP_PKEY_free(k);
+}
+
 static json_t *signed_copy(EVP_PKEY *k, json_t *r)
 {
     json_t *c = json_deep_copy(r);
@@ -1049,6 +1094,7 @@ int main(void)
         cmocka_unit_test(receipt_known_answer),
         cmocka_unit_test(receipt_signed_by_openssl),
         cmocka_unit_test(receipt_round_trip),
+        cmocka_unit_test(receipt_isolation),
         cmocka_unit_test(receipt_any_change),
         cmocka_unit_test(receipt_refusals),
         cmocka_unit_test(public_key_one_spelling),
