@@ -11,6 +11,9 @@
                                            which fetches it and returns its "price"), check
                                            one invocation of each, write OUTDIR/token and
                                            OUTDIR/body-<function>.json
+  helper.py metrics URL OUTFILE           write fnboxd's worker counters (/metrics: workers
+                                           started by kind, invocations on a snapshot worker's
+                                           reset heap) as JSON to OUTFILE
   helper.py rss PID OUTFILE                sample the resident memory of PID and all its
                                            descendants every 20 ms until SIGTERM, then write
                                            a JSON summary to OUTFILE
@@ -120,8 +123,12 @@ def cmd_wait(url, seconds):
     die(f"{url}/healthz did not answer within {seconds} s")
 
 
-def deploy_body(code):
-    return {"code": code, "entry": "main"}
+def deploy_body(code, isolation=None):
+    """The PUT /v1/functions/NAME body; isolation "snapshot" or "process" (None: the default)."""
+    body = {"code": code, "entry": "main"}
+    if isolation:
+        body["isolation"] = isolation
+    return body
 
 
 def cmd_setup(url, admin_file, outdir, fetch_url=None):
@@ -161,8 +168,7 @@ def cmd_setup(url, admin_file, outdir, fetch_url=None):
     with open(os.path.join(REPO, "samples", path)) as f:
         oracle_code = f.read()
     # the same oracle in snapshot mode: a snapshot worker, its heap reset between invocations
-    body = deploy_body(oracle_code)
-    body["isolation"] = "snapshot"
+    body = deploy_body(oracle_code, "snapshot")
     status, doc = dev.request("PUT", f"/v1/functions/{SNAPSHOT_FN}", body)
     if status != 201:
         die(f"deploy {SNAPSHOT_FN}: {status} {doc}")
@@ -199,6 +205,36 @@ def cmd_setup(url, admin_file, outdir, fetch_url=None):
     with open(os.path.join(outdir, "token"), "w") as f:
         f.write(token)
     os.chmod(os.path.join(outdir, "token"), 0o600)
+
+
+# /metrics series -> key in the JSON written by `metrics`: the workers that served
+# invocations, by kind (compiling the function, forked by its function zygote, a new snapshot
+# worker), and the invocations a snapshot worker served again after its heap was reset
+WORKER_SERIES = {'fnbox_workers_total{kind="compiles"}': "compiles",
+                 'fnbox_workers_total{kind="precompiled"}': "precompiled",
+                 'fnbox_workers_total{kind="snapshot"}': "snapshot_workers",
+                 "fnbox_snapshot_reuses_total": "snapshot_reuses"}
+
+
+def worker_counters(url):
+    """fnboxd's worker counters from /metrics, as {key: count} (see WORKER_SERIES)."""
+    status, doc = Client(url).request("GET", "/metrics")
+    if status != 200 or not isinstance(doc, str):
+        die(f"GET /metrics: {status} {str(doc)[:200]}")
+    got = {}
+    for line in doc.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] in WORKER_SERIES:
+            got[WORKER_SERIES[parts[0]]] = int(parts[1])
+    missing = set(WORKER_SERIES.values()) - set(got)
+    if missing:
+        die(f"GET /metrics: no {', '.join(sorted(missing))} series")
+    return got
+
+
+def cmd_metrics(url, outfile):
+    with open(outfile, "w") as f:
+        json.dump(worker_counters(url), f)
 
 
 def _children_map():
@@ -306,6 +342,14 @@ def _parse_wrk(path, tag="BENCH "):
     return None
 
 
+def ok_rps(r):
+    """Successful (2xx) responses per second of a parsed wrk summary (None: None)."""
+    if r is None:
+        return None
+    reqs, non2xx = int(r["requests"]), int(r["non2xx"])
+    return float(r["rps"]) * ((reqs - non2xx) / reqs) if reqs else 0.0
+
+
 def cmd_report(d):
     with open(os.path.join(d, "meta.json")) as f:
         meta = json.load(f)
@@ -332,9 +376,7 @@ def cmd_report(d):
         bad_total += non2xx
         sock = "/".join(r[k] for k in ("connect_errors", "read_errors", "write_errors",
                                           "timeouts"))
-        reqs = int(r["requests"])
-        ok_rps = float(r["rps"]) * ((reqs - non2xx) / reqs) if reqs else 0.0
-        print(f"{run['function']:<15} {run['conns']:>5} {float(r['rps']):>9.1f} {ok_rps:>9.1f} "
+        print(f"{run['function']:<15} {run['conns']:>5} {float(r['rps']):>9.1f} {ok_rps(r):>9.1f} "
               f"{float(r['p50_ms']):>8.2f} {float(r['p90_ms']):>8.2f} "
               f"{float(r['p99_ms']):>8.2f} {float(r['max_ms']):>8.1f} "
               f"{int(r['requests']):>9} {non2xx:>8}  {sock:<14}")
@@ -374,19 +416,52 @@ def cmd_report(d):
 
 
 def _report_extra_cost(d, meta):
-    """One connection: what reading a secret and signing a receipt add per request."""
-    one = {}
+    """One connection: what reading a secret and signing a receipt add per request; and
+    snapshot mode against process mode (the same oracle), as ratios."""
+    runs = {}   # (function, connections) -> parsed wrk summary
     for run in meta["runs"]:
-        if run["conns"] == 1:
-            r = _parse_wrk(os.path.join(d, run["file"]))
-            if r is not None and float(r["rps"]):
-                one[run["function"]] = 1000.0 / float(r["rps"])
+        r = _parse_wrk(os.path.join(d, run["file"]))
+        if r is not None and float(r["rps"]):
+            runs[(run["function"], run["conns"])] = r
+    one = {fn: 1000.0 / float(r["rps"]) for (fn, c), r in runs.items() if c == 1}
     for fn, base, what in ((SECRET_FN, "hello", "reading one secret"),
                            (SIGNED_FN, "median-oracle", "signing a receipt")):
         if fn in one and base in one:
             print(f"one connection, time per request: {fn} {one[fn]:.3f} ms, {base} "
                   f"{one[base]:.3f} ms: about {one[fn] - one[base]:.3f} ms for {what} "
                   f"(a difference of two runs: noisy)")
+    _report_snapshot(d, runs)
+
+
+def _report_snapshot(d, runs, fn=SNAPSHOT_FN, base="median-oracle"):
+    """fn (the oracle, isolation "snapshot") against base (the same code, a fresh process per
+    invocation), at each connection count both ran."""
+    conns = sorted({c for (f, c) in runs if f == fn} & {c for (f, c) in runs if f == base},
+                   reverse=True)
+    if not conns:
+        return
+    print(f"{fn} vs {base} (the same oracle: a reused snapshot worker whose heap is reset, "
+          f"vs a fresh process per invocation), snapshot/process:")
+    for c in conns:
+        s, p = runs[(fn, c)], runs[(base, c)]
+        what = f"{c} connection" + ("s" if c > 1 else "")
+        if c == 1:
+            ts, tp = 1000.0 / float(s["rps"]), 1000.0 / float(p["rps"])
+            parts = [f"time per request {ts:.3f} vs {tp:.3f} ms ({ts / tp:.3f}x)"]
+        else:
+            ss, sp = ok_rps(s), ok_rps(p)
+            parts = [f"2xx/s {ss:.1f} vs {sp:.1f} ({ss / sp if sp else 0:.3f}x)"]
+        for q in ("p50", "p99"):
+            qs, qp = float(s[q + "_ms"]), float(p[q + "_ms"])
+            parts.append(f"{q} {qs:.2f} vs {qp:.2f} ms ({qs / qp if qp else 0:.3f}x)")
+        print(f"  {what + ':':<16} " + ", ".join(parts))
+    try:
+        with open(os.path.join(d, "metrics.json")) as f:
+            m = json.load(f)
+        print(f"  (fnboxd /metrics after the runs: {m['snapshot_workers']} snapshot workers "
+              f"started, {m['snapshot_reuses']} invocations on a reset heap)")
+    except OSError:
+        pass
 
 
 def _report_fetch(d, meta):
@@ -398,8 +473,7 @@ def _report_fetch(d, meta):
         if run["function"] in (fm["function"], "hello"):
             r = _parse_wrk(os.path.join(d, run["file"]))
             if r is not None:
-                reqs, non2xx = int(r["requests"]), int(r["non2xx"])
-                r["ok_rps"] = float(r["rps"]) * ((reqs - non2xx) / reqs) if reqs else 0.0
+                r["ok_rps"] = ok_rps(r)
                 (fnbox if run["function"] == fm["function"] else hello)[run["conns"]] = r
     bad = 0
     print(f"fetch: fnbox vs plain libcurl (GET {fm['url']}, a fresh connection per "
@@ -460,7 +534,8 @@ def _report_fetch(d, meta):
 def main(argv):
     # command -> (function, required arguments, optional arguments)
     cmds = {"freeport": (cmd_freeport, 0, 0), "wait": (cmd_wait, 2, 0),
-            "setup": (cmd_setup, 3, 1), "rss": (cmd_rss, 2, 0), "d2r": (cmd_d2r, 4, 0),
+            "setup": (cmd_setup, 3, 1), "metrics": (cmd_metrics, 2, 0),
+            "rss": (cmd_rss, 2, 0), "d2r": (cmd_d2r, 4, 0),
             "report": (cmd_report, 1, 0)}
     if (len(argv) < 2 or argv[1] not in cmds
             or not cmds[argv[1]][1] <= len(argv) - 2 <= cmds[argv[1]][1] + cmds[argv[1]][2]):

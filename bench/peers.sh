@@ -7,20 +7,28 @@
 # oracle (the body of samples/median-oracle.js: JSON round trip + median) with the same
 # request body in:
 #   fnbox       build/fnboxd on a temporary data directory, deployed through its HTTP API
+#               (a fresh process per invocation)
+#   fnbox snapshot  the same fnboxd, right after the fnbox row: the oracle deployed with
+#               "isolation": "snapshot" (snapshot-oracle: reused workers, heap reset after
+#               each result)
 #   workerd     one worker, capnp config (bench/peers/workerd.capnp), HTTP on 127.0.0.1
 #   deno-serve  Deno.serve in one process (bench/peers/deno-serve.js)
 #   node-vm     Node http, the oracle run in a new `vm` context per request (node-vm.js)
 #   deno-run    a fresh `deno run` process per request behind a small Node front-end
 #               (spawn-front.js, deno-run.js); measured BENCH_SPAWN_SECONDS per cell
 # Each answer is checked once for the right median before measuring; a peer that answers
-# wrong, or whose install or start fails, is printed as "not measured: <reason>".
+# wrong, or whose install or start fails, is printed as "not measured: <reason>". fnboxd's
+# worker counters are read from its /metrics around each of its runs, so that the report shows
+# which kind of worker served them.
 # Measured with wrk on 127.0.0.1 (bench/invoke.lua's done() hook gives p50/p99 and counts every
 # non-2xx response): 2xx req/s and p50/p99 at each of BENCH_PEER_CONNECTIONS; peak RSS of the
 # peer's whole process tree (sampled from /proc every 20 ms) under the largest connection
-# count; cold start (process start to first correct answer, median of BENCH_COLD_N starts).
-# Then fnbox's cost growth: function size (1 KB and 100 KB of code, padded with unused
-# functions and constant tables) and concurrent functions (1, 10, 100 deployed, invoked round
-# robin). Prints one table with the ratios fnbox/peer, then the growth table.
+# count; cold start (process start to first correct answer, median of BENCH_COLD_N starts);
+# for fnbox's two rows also deploy-to-first-result (median of D2R_ROW_N). Then fnbox's cost
+# growth: function size (1 KB and 100 KB of code, padded with unused functions and constant
+# tables; the 100 KB one in snapshot mode too) and concurrent functions (1, 10, 100 deployed,
+# invoked round robin). Prints one table with the ratios fnbox/peer and snapshot/peer, the
+# growth table, then the issue's targets (bench/peers/tool.py TARGETS) as met or missed.
 #
 # Knobs (environment):
 #   BENCH_SECONDS=5                seconds per wrk cell (default 5 here; bench/run.sh: 10)
@@ -33,7 +41,7 @@
 #   BENCH_MAX_WORKERS=N            fnboxd --max-workers (default: the largest connection count)
 #   BENCH_KEEP=1                   keep the temporary directory (logs, wrk output)
 #   FNBOX_BIN=path                 daemon to measure (default build/fnboxd)
-# Exits 1 if fnbox answered anything but 2xx (peers' errors are printed, not fatal).
+# Exits 1 if fnbox (either row) answered anything but 2xx (peers' errors are printed, not fatal).
 # Traffic goes to 127.0.0.1 only; every run is bounded in time; every process it starts is
 # stopped on exit.
 set -euo pipefail
@@ -52,6 +60,8 @@ read -r -a GROWTH_CONNS <<<"${BENCH_GROWTH_CONNECTIONS:-1 16}"
 MAXC=${CONNS[${#CONNS[@]} - 1]}
 WORKERS=${BENCH_MAX_WORKERS:-$MAXC}
 D2R_N=5
+D2R_ROW_N=20
+SNAPSHOT_FN=snapshot-oracle   # deployed by bench/helper.py setup
 PEERS_DIR=bench/.peers
 WORKERD_VERSION=1.20261117.1
 DENO_VERSION=2.9.6
@@ -119,9 +129,12 @@ trap 'exit 143' TERM
 
 # ------------------------------------------------------------------------------ installs
 declare -A STATUS LABEL
-LABEL=([fnbox]="fnbox" [workerd]="workerd" [deno-serve]="Deno.serve" [node-vm]="node vm/req"
-       [deno-run]="deno run/req")
+LABEL=([fnbox]="fnbox" [fnbox-snapshot]="fnbox snapshot" [workerd]="workerd"
+       [deno-serve]="Deno.serve" [node-vm]="node vm/req" [deno-run]="deno run/req")
 for p in "${PEERS[@]}"; do
+  case "$p" in
+    fnbox | fnbox-snapshot) die "BENCH_PEERS_LIST: $p always runs; list only peers" ;;
+  esac
   [ -n "${LABEL[$p]:-}" ] || die "unknown peer '$p' (known: workerd deno-serve node-vm deno-run)"
 done
 
@@ -223,9 +236,57 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 : >"$TMP/status.tsv"
 : >"$TMP/growth.tsv"
 TOKEN=""
+FNBOX_URL=""   # the running fnboxd's, for its /metrics
 
-measure() {  # peer: check, the wrk matrix (for fnbox, the growth runs), then cold starts
-  local p=$1 port url secs=$SECS
+counters() {  # name before|after: fnboxd's worker counters into workers-NAME-WHEN.json
+  [ -n "$TOKEN" ] || return 0   # not fnboxd
+  "$PY" bench/helper.py metrics "$FNBOX_URL" "$TMP/workers-$1-$2.json"
+}
+
+matrix() {  # row url secs: check the answer, then the wrk matrix (RSS under the largest count)
+  local row=$1 url=$2 secs=$3 ok=0 rc c
+  for _ in $(seq 1 300); do
+    rc=0
+    "$PY" $TOOL check "$url" "$TMP/body.json" "$TOKEN" 2>"$TMP/check-$row.txt" || rc=$?
+    [ "$rc" = 0 ] && ok=1
+    [ "$rc" = 0 ] || [ "$rc" = 3 ] && break
+    kill -0 "$srv" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ "$ok" != 1 ]; then
+    STATUS[$row]="not measured: $(tail -n1 "$TMP/check-$row.txt" | sed "s/^peers: //")"
+    note "${LABEL[$row]}: ${STATUS[$row]}"
+    return 1
+  fi
+  counters "$row" before
+  for c in "${CONNS[@]}"; do
+    if [ "$c" = "$MAXC" ]; then
+      "$PY" bench/helper.py rss "$srv" "$TMP/rss-$row.json" &
+      rsspid=$!
+    fi
+    run_wrk "$row" "$url" "$secs" "$c"
+    stop_rss
+    kill -0 "$srv" 2>/dev/null || { STATUS[$row]="not measured: it died under load"; return 1; }
+  done
+  counters "$row" after
+}
+
+cold_fnbox() {  # row [isolation]: BENCH_COLD_N cold starts of fnboxd; sets STATUS[row]
+  local row=$1
+  note "${LABEL[$row]}: $COLD_N cold starts"
+  if "$PY" $TOOL coldstart-fnbox "$TMP/cold-$row.json" "$COLD_N" "$BIN" \
+    samples/median-oracle.js ${2:+"$2"} 2>"$TMP/cold-$row.err"; then
+    STATUS[$row]=measured
+  else
+    STATUS[$row]="measured; cold start not measured: $(tail -n1 "$TMP/cold-$row.err" |
+      sed "s/^peers: //")"
+    note "${LABEL[$row]}: ${STATUS[$row]}"
+  fi
+}
+
+measure() {  # peer: check, the wrk matrix (for fnbox, both its rows and the growth runs), then
+             # cold starts
+  local p=$1 port url secs=$SECS snap_ok=0
   [ "$p" = deno-run ] && secs=$SPAWN_SECS
   port=$("$PY" bench/helper.py freeport)
   peer_cmd "$port" "$p"
@@ -234,45 +295,37 @@ measure() {  # peer: check, the wrk matrix (for fnbox, the growth runs), then co
   srv=$!
   TOKEN=""
   if [ "$p" = fnbox ]; then
+    FNBOX_URL=$url
     "$PY" bench/helper.py wait "$url" 15
     "$PY" bench/helper.py setup "$url" "$TMP/data/admin.token" "$TMP"
     TOKEN=$(cat "$TMP/token")
   fi
-  local ok=0 rc
-  for _ in $(seq 1 300); do
-    rc=0
-    "$PY" $TOOL check "$url$PATH_" "$TMP/body.json" "$TOKEN" 2>"$TMP/check-$p.txt" || rc=$?
-    [ "$rc" = 0 ] && ok=1
-    [ "$rc" = 0 ] || [ "$rc" = 3 ] && break
-    kill -0 "$srv" 2>/dev/null || break
-    sleep 0.1
-  done
-  if [ "$ok" != 1 ]; then
-    STATUS[$p]="not measured: $(tail -n1 "$TMP/check-$p.txt" | sed "s/^peers: //")"
-    note "${LABEL[$p]}: ${STATUS[$p]}"
+  if ! matrix "$p" "$url$PATH_" "$secs"; then
     stop_server
-    return
+    return 0
   fi
-  for c in "${CONNS[@]}"; do
-    if [ "$c" = "$MAXC" ]; then
-      "$PY" bench/helper.py rss "$srv" "$TMP/rss-$p.json" &
-      rsspid=$!
-    fi
-    run_wrk "$p" "$url$PATH_" "$secs" "$c"
-    stop_rss
-    kill -0 "$srv" 2>/dev/null || { STATUS[$p]="not measured: it died under load"; break; }
-  done
-  [ "$p" = fnbox ] && [ "$GROWTH" != 0 ] && [ -z "${STATUS[$p]:-}" ] && growth "$url"
-  stop_server
-  [ -z "${STATUS[$p]:-}" ] || return 0
   if [ "$p" = fnbox ]; then
-    note "fnbox: $COLD_N cold starts"
-    "$PY" $TOOL coldstart-fnbox "$TMP/cold-fnbox.json" "$COLD_N" "$BIN" \
-      samples/median-oracle.js 2>"$TMP/cold-$p.err" || {
-      STATUS[$p]="measured; cold start not measured: $(tail -n1 "$TMP/cold-$p.err" | sed "s/^peers: //")"
-      note "${LABEL[$p]}: ${STATUS[$p]}"
-      return
-    }
+    # The snapshot row on the same fnboxd, right after: nothing measured deploys more functions
+    # before it (snapshot workers come from a function zygote, of which there are FNZ_MAX; one
+    # for a new function is refused while all are recently used).
+    matrix fnbox-snapshot "$url/v1/functions/$SNAPSHOT_FN/invoke" "$secs" && snap_ok=1
+    if [ "$GROWTH" != 0 ] && kill -0 "$srv" 2>/dev/null; then growth "$url"; fi
+    # last: each deploys a fresh function (and so takes a function zygote's slot)
+    if kill -0 "$srv" 2>/dev/null; then
+      note "fnbox: deploy + first result, $D2R_ROW_N times"
+      "$PY" $TOOL d2r "$url" "$TOKEN" samples/median-oracle.js "$D2R_ROW_N" \
+        "$TMP/d2r-fnbox.json"
+      if [ "$snap_ok" = 1 ]; then
+        note "fnbox snapshot: deploy + first result, $D2R_ROW_N times"
+        "$PY" $TOOL d2r "$url" "$TOKEN" samples/median-oracle.js "$D2R_ROW_N" \
+          "$TMP/d2r-fnbox-snapshot.json" snapshot
+      fi
+    fi
+  fi
+  stop_server
+  if [ "$p" = fnbox ]; then
+    cold_fnbox fnbox
+    [ "$snap_ok" = 1 ] && cold_fnbox fnbox-snapshot snapshot
   else
     note "${LABEL[$p]}: $COLD_N cold starts"
     peer_cmd "{port}" "$p"
@@ -281,15 +334,16 @@ measure() {  # peer: check, the wrk matrix (for fnbox, the growth runs), then co
       STATUS[$p]="measured; cold start not measured: $(tail -n1 "$TMP/cold-$p.err" | sed "s/^peers: //"); log: $(tail -c 200 \
         "$TMP/cold-$p.json.log" 2>/dev/null | tr '\n' ' ')"
       note "${LABEL[$p]}: ${STATUS[$p]}"
-      return
+      return 0
     }
+    STATUS[$p]=measured
   fi
-  STATUS[$p]=measured
 }
 
 growth_case() {  # name label url [paths-file]
   local name=$1 label=$2 url=$3 paths=${4:-} last=${GROWTH_CONNS[${#GROWTH_CONNS[@]} - 1]}
   printf '%s\t%s\n' "$name" "$label" >>"$TMP/growth.tsv"
+  counters "$name" before
   for c in "${GROWTH_CONNS[@]}"; do
     if [ "$c" = "$last" ]; then
       "$PY" bench/helper.py rss "$srv" "$TMP/rss-$name.json" &
@@ -299,6 +353,7 @@ growth_case() {  # name label url [paths-file]
     stop_rss
     kill -0 "$srv" 2>/dev/null || die "fnboxd died during the $name run"
   done
+  counters "$name" after
 }
 
 growth() {  # url of the running fnboxd
@@ -310,6 +365,13 @@ growth() {  # url of the running fnboxd
     "$PY" $TOOL d2r "$url" "$TOKEN" "$TMP/size-${size}k.js" "$D2R_N" "$TMP/d2r-size-${size}k.json"
     growth_case "size-${size}k" "code size ${size} KB" "$url/v1/functions/size-${size}k/invoke"
   done
+  # the 100 KB code in snapshot mode, before the 100 functions take every function zygote slot
+  "$PY" $TOOL deploy "$url" "$TOKEN" size-100k-snap "$TMP/size-100k.js" snapshot
+  note "size-100k-snap: deploy + first result, $D2R_N times"
+  "$PY" $TOOL d2r "$url" "$TOKEN" "$TMP/size-100k.js" "$D2R_N" "$TMP/d2r-size-100k-snap.json" \
+    snapshot
+  growth_case size-100k-snap "code size 100 KB, snapshot" \
+    "$url/v1/functions/size-100k-snap/invoke"
   note "deploying 100 copies of the oracle"
   "$PY" $TOOL multi "$url" "$TOKEN" 100 samples/median-oracle.js "$TMP/paths-all.txt"
   for n in 1 10 100; do
@@ -322,18 +384,20 @@ growth() {  # url of the running fnboxd
 
 measure fnbox
 case "${STATUS[fnbox]}" in measured*) ;; *) die "fnbox: ${STATUS[fnbox]}" ;; esac
+# a failed snapshot row is fatal too, but after the report (the process row's is still useful)
+: "${STATUS[fnbox-snapshot]:=not measured}"
 for p in "${PEERS[@]}"; do
   [ -n "${STATUS[$p]:-}" ] || measure "$p"
 done
 
-for p in fnbox "${PEERS[@]}"; do
+for p in fnbox fnbox-snapshot "${PEERS[@]}"; do
   printf '%s\t%s\t%s\n' "$p" "${LABEL[$p]}" "${STATUS[$p]}" >>"$TMP/status.tsv"
 done
 conns_json=$(IFS=,; echo "${CONNS[*]}")
 gconns_json=$(IFS=,; echo "${GROWTH_CONNS[*]}")
 cat >"$TMP/meta.json" <<EOF
 {"cores": $(nproc), "seconds": $SECS, "spawn_seconds": $SPAWN_SECS, "conns": [$conns_json],
- "growth_conns": [$gconns_json], "cold_n": $COLD_N, "d2r_n": $D2R_N,
+ "growth_conns": [$gconns_json], "cold_n": $COLD_N, "d2r_n": $D2R_N, "d2r_row_n": $D2R_ROW_N,
  "max_workers": $WORKERS, "load_before": "$load_before",
  "load_after": "$(cut -d' ' -f1-3 /proc/loadavg)"}
 EOF
@@ -341,9 +405,13 @@ echo
 echo "versions: $versions"
 "$PY" $TOOL report "$TMP" | tee "$TMP/report.txt"
 fnbox_bad=0
-for f in "$TMP"/wrk-fnbox-c*.txt "$TMP"/wrk-size-*.txt "$TMP"/wrk-rr-*.txt; do
+for f in "$TMP"/wrk-fnbox-c*.txt "$TMP"/wrk-fnbox-snapshot-c*.txt "$TMP"/wrk-size-*.txt \
+  "$TMP"/wrk-rr-*.txt; do
   [ -f "$f" ] || continue
   n=$(sed -n 's/^BENCH .*non2xx=\([0-9]*\).*/\1/p' "$f")
   [ "${n:-1}" = 0 ] || fnbox_bad=1
 done
 [ "$fnbox_bad" = 0 ] || die "fnbox answered non-2xx (or wrk gave no result) in some run"
+case "${STATUS[fnbox-snapshot]}" in
+  measured*) ;; *) die "fnbox snapshot: ${STATUS[fnbox-snapshot]}" ;;
+esac

@@ -5,13 +5,15 @@
 # directory, starts the static upstream server (answers {"price":3120.5}) on a free loopback
 # port, starts build/fnboxd on another free loopback port with a temporary data directory and
 # egress to that upstream opened, deploys samples/hello.js, samples/median-oracle.js,
-# secret-read (reads one secret), signed-oracle (median-oracle with "sign": true: a signed
-# receipt per result) and fetch-price (one fetch() to the upstream, returns its price), and
-# measures with wrk:
+# snapshot-oracle (median-oracle with "isolation": "snapshot": reused snapshot workers whose
+# heap is reset after each result), secret-read (reads one secret), signed-oracle
+# (median-oracle with "sign": true: a signed receipt per result) and fetch-price (one fetch()
+# to the upstream, returns its price), and measures with wrk:
 #   - throughput: BENCH_CONNECTIONS (16) connections, 2 threads, BENCH_SECONDS (10) s, per function
 #   - latency p50/p90/p99: 1 connection, BENCH_SECONDS s, per function; the report gives what
 #     reading the secret (secret-read vs hello) and signing (signed-oracle vs median-oracle)
-#     add per request
+#     add per request, and snapshot mode against process mode (snapshot-oracle vs
+#     median-oracle, as ratios; with fnboxd's snapshot counters from /metrics)
 #   - peak RSS of fnboxd and all its descendants (zygote, workers), sampled from /proc during load
 #   - fetch baseline: curl_loop does the same GET as fetch-price with plain libcurl, a fresh
 #     easy handle per request like the broker, at 1 and BENCH_CONNECTIONS threads for
@@ -138,13 +140,14 @@ run_wrk() {  # function threads connections
 }
 threads=2
 [ "$CONNS" -lt 2 ] && threads=1
-FNS=(hello median-oracle secret-read signed-oracle fetch-price)
+FNS=(hello median-oracle snapshot-oracle secret-read signed-oracle fetch-price)
 for fn in "${FNS[@]}"; do run_wrk "$fn" "$threads" "$CONNS"; done
 for fn in "${FNS[@]}"; do run_wrk "$fn" 1 1; done
 
 kill -TERM "$rsspid" 2>/dev/null || true
 wait "$rsspid" || true
 rsspid=""
+"$PY" bench/helper.py metrics "$URL" "$TMP/metrics.json"
 
 curl_runs=()
 for c in 1 "$CONNS"; do

@@ -13,15 +13,19 @@
                                        N times: start CMD (its arguments may hold {port}; URL
                                        too), POST the body to URL until the first correct
                                        answer, stop the process group; write the times as JSON
-  tool.py coldstart-fnbox OUT N FNBOXD CODE
+  tool.py coldstart-fnbox OUT N FNBOXD CODE [ISOLATION]
                                        the same for fnboxd: start it on a fresh data directory,
                                        create a token, deploy CODE, first correct invocation
-  tool.py deploy URL TOKEN NAME CODE   deploy CODE as NAME on a running fnboxd and check it
-  tool.py d2r URL TOKEN CODE N OUT     deploy CODE under a fresh name and invoke it, N times
+  tool.py deploy URL TOKEN NAME CODE [ISOLATION]
+                                       deploy CODE as NAME on a running fnboxd and check it
+  tool.py d2r URL TOKEN CODE N OUT [ISOLATION]
+                                       deploy CODE under a fresh name and invoke it, N times
   tool.py multi URL TOKEN N CODE OUT   deploy N copies of CODE (rr-0 ...) and write their
                                        invoke paths to OUT, one a line
   tool.py report DIR                   print the tables from DIR (meta.json, status.tsv,
-                                       growth.tsv and the run files named there)
+                                       growth.tsv and the run files named there), then the
+                                       issue's targets (TARGETS) as met or missed
+ISOLATION is fnbox's "isolation" of the deployed function: process (the default) or snapshot.
 """
 
 import json
@@ -30,6 +34,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import textwrap
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -213,7 +218,7 @@ def helper_freeport():
     return port
 
 
-def cmd_coldstart_fnbox(out, n, fnboxd, code_file):
+def cmd_coldstart_fnbox(out, n, fnboxd, code_file, isolation=None):
     with open(code_file) as f:
         code = f.read()
     times, err = [], None
@@ -248,7 +253,7 @@ def cmd_coldstart_fnbox(out, n, fnboxd, code_file):
                 _poll(proc, deadline, token_step)
                 dev = helper.Client(url, state["token"])
                 status, doc = dev.request("PUT", "/v1/functions/cold",
-                                          helper.deploy_body(code))
+                                          helper.deploy_body(code, isolation))
                 if status != 201:
                     raise RuntimeError(f"deploy: {status} {doc}")
                 _poll(proc, deadline,
@@ -262,8 +267,8 @@ def cmd_coldstart_fnbox(out, n, fnboxd, code_file):
     _write_cold(out, times, err)
 
 
-def _deploy(c, name, code):
-    status, doc = c.request("PUT", f"/v1/functions/{name}", helper.deploy_body(code))
+def _deploy(c, name, code, isolation=None):
+    status, doc = c.request("PUT", f"/v1/functions/{name}", helper.deploy_body(code, isolation))
     if status != 201:
         die(f"deploy {name}: {status} {str(doc)[:300]}")
     status, doc = c.request("POST", f"/v1/functions/{name}/invoke", INPUT)
@@ -271,19 +276,19 @@ def _deploy(c, name, code):
         die(f"invoke {name}: wrong answer {status} {str(doc)[:300]}")
 
 
-def cmd_deploy(url, token, name, code_file):
+def cmd_deploy(url, token, name, code_file, isolation=None):
     with open(code_file) as f:
-        _deploy(helper.Client(url, token), name, f.read())
+        _deploy(helper.Client(url, token), name, f.read(), isolation)
 
 
-def cmd_d2r(url, token, code_file, n, out):
+def cmd_d2r(url, token, code_file, n, out, isolation=None):
     with open(code_file) as f:
         code = f.read()
     c = helper.Client(url, token)
     times = []
     for i in range(int(n)):
         name = f"d2r-{os.getpid()}-{i}"
-        body = json.dumps(helper.deploy_body(code + f"\n// {name}\n")).encode()
+        body = json.dumps(helper.deploy_body(code + f"\n// {name}\n", isolation)).encode()
         t0 = time.perf_counter()
         status, doc = c.request("PUT", f"/v1/functions/{name}", raw=body)
         if status != 201:
@@ -340,30 +345,36 @@ def _ratio(a, b):
     return f"{r:.3f}" if r < 10 else f"{r:.1f}"
 
 
-def _ok_rps(r):
-    if r is None:
-        return None
-    reqs, bad = int(r["requests"]), int(r["non2xx"])
-    return float(r["rps"]) * ((reqs - bad) / reqs) if reqs else 0.0
+_ok_rps = helper.ok_rps
 
 
-def cmd_report(d):
-    meta = _load(os.path.join(d, "meta.json"))
-    peers = _tsv(d, "status.tsv", ("name", "label", "status"))   # fnbox first
-    conns = meta["conns"]
-    fn = peers[0]["name"]
-    print()
-    print(f"fnbox vs peers: {meta['cores']} cores, {meta['seconds']} s per cell "
-          f"(`deno run` per invocation: {meta['spawn_seconds']} s), wrk on 127.0.0.1, "
-          f"the same oracle and request body everywhere")
-    print(f"load average before: {meta['load_before']}, after: {meta['load_after']} "
-          f"(other work on this machine makes every figure noisy)")
-    for p in peers:
-        print(f"  {p['label']:<22} {p['status']}")
-    print()
+# fnbox's rows in status.tsv, each compared with every peer: name -> its short name in the
+# ratio columns (fnbox: a fresh process per invocation; fnbox-snapshot: the same oracle
+# deployed with "isolation": "snapshot", measured on the same fnboxd)
+FNBOX_ROWS = {"fnbox": "fnbox", "fnbox-snapshot": "snap"}
 
-    cells = {}   # (peer, metric) -> value
-    bad = {}
+# The issue's targets: (fnbox row, figure, connections, comparison, limit, the limit as
+# printed, peer). The figures are the table's cells (FIGURES); with a peer, the limit is on
+# the ratio row/peer of the figure. rss is measured under the largest connection count only,
+# d2r has no connection count.
+TARGETS = (
+    ("fnbox", "rps", 16, ">=", 4000, "4,000", None),
+    ("fnbox", "rps", 16, ">=", 0.5, "0.5", "workerd"),
+    ("fnbox", "p50", 1, "<=", 0.4, "0.4", None),
+    ("fnbox", "p99", 1, "<=", 2.0, "2", None),
+    ("fnbox", "rss", 64, "<=", 1 / 3, "1/3", "workerd"),
+    ("fnbox", "d2r", None, "<=", 2.0, "2", None),
+    ("fnbox-snapshot", "rps", 16, ">=", 1.0, "1.0", "workerd"),
+    ("fnbox-snapshot", "p99", 16, "<=", 0.1, "1/10", "workerd"),
+)
+FIGURES = {"rps": ("2xx req/s", ""), "p50": ("p50", " ms"), "p99": ("p99", " ms"),
+           "rss": ("peak RSS", " MiB"), "d2r": ("deploy to first result", " ms")}
+COMPARE = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b}
+
+
+def _cells(d, peers, conns):
+    """The measured figures: ({(row, key): value}, {row: non-2xx per run, '/'-joined})."""
+    cells, bad = {}, {}
     for p in peers:
         name = p["name"]
         if not p["status"].startswith("measured"):
@@ -388,7 +399,29 @@ def cmd_report(d):
         cold = _load(os.path.join(d, f"cold-{name}.json"))
         if cold and cold["ms"]:
             cells[(name, "cold")] = statistics.median(cold["ms"])
+        d2r = _load(os.path.join(d, f"d2r-{name}.json"))
+        if d2r and d2r["ms"]:
+            cells[(name, "d2r")] = statistics.median(d2r["ms"])
+    return cells, bad
 
+
+def cmd_report(d):
+    meta = _load(os.path.join(d, "meta.json"))
+    peers = _tsv(d, "status.tsv", ("name", "label", "status"))   # fnbox's rows first
+    conns = meta["conns"]
+    mine = [p for p in peers if p["name"] in FNBOX_ROWS]
+    others = [p for p in peers if p["name"] not in FNBOX_ROWS]
+    print()
+    print(f"fnbox vs peers: {meta['cores']} cores, {meta['seconds']} s per cell "
+          f"(`deno run` per invocation: {meta['spawn_seconds']} s), wrk on 127.0.0.1, "
+          f"the same oracle and request body everywhere")
+    print(f"load average before: {meta['load_before']}, after: {meta['load_after']} "
+          f"(other work on this machine makes every figure noisy)")
+    for p in peers:
+        print(f"  {p['label']:<22} {p['status']}")
+    print()
+
+    cells, bad = _cells(d, peers, conns)
     rows = []
     for c in conns:
         rows.append((f"2xx req/s  c={c}", f"rps{c}"))
@@ -398,53 +431,133 @@ def cmd_report(d):
         rows.append((f"p99 ms     c={c}", f"p99{c}"))
     rows.append((f"peak RSS MiB c={conns[-1]}", "rss"))
     rows.append(("cold start ms", "cold"))
+    rows.append(("deploy+1st ms", "d2r"))
 
-    others = [p for p in peers[1:]]
+    # fnbox's columns, then per peer: its value and one ratio (fnbox row / peer) per fnbox row
     w0, wv, wr = 19, 10, 7
-    hdr = f"{'':<{w0}} {peers[0]['label']:>{wv}}"
-    sub = f"{'':<{w0}} {'':>{wv}}"
+    wm = [max(wv, len(m["label"])) for m in mine]
+    wg = wv + len(mine) * (wr + 1)
+    hdr = f"{'':<{w0}}" + "".join(f" {m['label']:>{w}}" for m, w in zip(mine, wm))
+    blank = f"{'':<{w0}}" + "".join(f" {'':>{w}}" for w in wm)
+    sub, sub2 = blank, blank
     for p in others:
-        hdr += f" | {p['label']:>{wv + wr + 1}}"
-        sub += f" | {'value':>{wv}} {'fnbox/':>{wr}}"
-    sub2 = f"{'':<{w0}} {'':>{wv}}" + "".join(f" | {'':>{wv}} {'peer':>{wr}}" for _ in others)
+        hdr += f" | {p['label']:>{wg}}"
+        sub += f" | {'value':>{wv}}" + "".join(f" {FNBOX_ROWS[m['name']] + '/':>{wr}}"
+                                               for m in mine)
+        sub2 += f" | {'':>{wv}}" + "".join(f" {'peer':>{wr}}" for _ in mine)
     print(hdr)
     print(sub)
     print(sub2)
     print("-" * len(hdr))
     for label, key in rows:
-        fv = cells.get((fn, key))
-        line = f"{label:<{w0}} {_fmt(fv):>{wv}}"
+        line = f"{label:<{w0}}" + "".join(f" {_fmt(cells.get((m['name'], key))):>{w}}"
+                                          for m, w in zip(mine, wm))
         for p in others:
             pv = cells.get((p["name"], key))
-            line += f" | {_fmt(pv):>{wv}} {_ratio(fv, pv):>{wr}}"
+            line += f" | {_fmt(pv):>{wv}}" + "".join(
+                f" {_ratio(cells.get((m['name'], key)), pv):>{wr}}" for m in mine)
         print(line)
-    line = f"{'non-2xx c=' + '/'.join(map(str, conns)):<{w0}} {bad.get(fn, '-'):>{wv}}"
-    for p in others:
-        line += f" | {bad.get(p['name'], '-'):>{wv + wr + 1}}"
-    print(line)
-    line = f"{'processes at peak':<{w0}} {cells.get((fn, 'procs'), '-'):>{wv}}"
-    for p in others:
-        line += f" | {cells.get((p['name'], 'procs'), '-'):>{wv + wr + 1}}"
-    print(line)
-    print("(fnbox/peer: above 1 means fnbox has more req/s, or more latency, memory or cold "
-          "start, than the peer;")
-    print(" 2xx req/s counts successful responses only; non-2xx per run, '+Ns' = N socket "
-          "errors; RSS: sum of VmRSS over")
-    print(" the peer's whole process tree, sampled every 20 ms under the largest load (pages "
-          "shared copy-on-write count")
-    print(" once per process); cold start: median over "
-          f"{meta['cold_n']} starts of process start to first correct answer (fnbox: start "
-          f"fnboxd on a fresh")
-    print(" data directory, create a token, deploy, first invocation; `deno run` per "
-          "invocation: start the node")
-    print(" front-end, which spawns deno for the first request))")
+    procs = {p["name"]: cells.get((p["name"], "procs"), "-") for p in peers}
+    for label, vals in ((f"non-2xx c={'/'.join(map(str, conns))}", bad),
+                        ("processes at peak", procs)):
+        line = f"{label:<{w0}}" + "".join(f" {vals.get(m['name'], '-'):>{w}}"
+                                          for m, w in zip(mine, wm))
+        for p in others:
+            line += f" | {vals.get(p['name'], '-'):>{wg}}"
+        print(line)
+    ratio_names = ", ".join(f"{FNBOX_ROWS[m['name']]}/peer" for m in mine)
+    _note(f"({ratio_names}: that fnbox column over the peer; above 1 means fnbox has more "
+          f"req/s, or more latency, memory or cold start, than the peer; fnbox: a fresh "
+          f"process per invocation; fnbox snapshot: the same oracle deployed with "
+          f"\"isolation\": \"snapshot\" (reused workers, heap reset after each result), "
+          f"measured after it on the same fnboxd; 2xx req/s counts successful responses only; "
+          f"non-2xx per run, '+Ns' = N socket errors; RSS: sum of VmRSS over the peer's whole "
+          f"process tree, sampled every 20 ms under the largest load (pages shared "
+          f"copy-on-write count once per process; each fnbox row under its own run, the other "
+          f"mode's idle workers included); cold start: median over {meta['cold_n']} starts of "
+          f"process start to first correct answer (fnbox: start fnboxd on a fresh data "
+          f"directory, create a token, deploy, first invocation; `deno run` per invocation: "
+          f"start the node front-end, which spawns deno for the first request); deploy+1st: "
+          f"fnbox only, deploy the oracle under a fresh name and invoke it once, median of "
+          f"{meta['d2r_row_n']})")
+    if any(_workers(d, m["name"]) for m in mine):
+        print("workers that served fnbox's runs (fnboxd's /metrics before and after them):")
+    for m in mine:
+        w = _workers(d, m["name"])
+        if w:
+            print(f"  {m['label'] + ':':<15} {_workers_text(w)}")
     print()
     _report_growth(d, meta)
+    _report_targets(cells, peers, conns)
     total_bad = sum(int(x) for v in bad.values() for x in
                     v.replace("?", "0").replace("s", "").replace("+", "/").split("/") if x)
     if total_bad:
         print(f"peers: {total_bad} non-2xx responses or socket errors in the peer matrix "
               f"(see the non-2xx row)")
+
+
+def _note(text, width=112):
+    """Prints a footnote wrapped to width, its lines after the first indented by one space."""
+    print(textwrap.fill(text, width, subsequent_indent=" ", break_on_hyphens=False))
+
+
+def _workers(d, name):
+    """How fnboxd's workers counters moved over run NAME ({key: count}), or None."""
+    before = _load(os.path.join(d, f"workers-{name}-before.json"))
+    after = _load(os.path.join(d, f"workers-{name}-after.json"))
+    if not before or not after:
+        return None
+    return {k: after[k] - before.get(k, 0) for k in after}
+
+
+def _workers_text(w):
+    return (f"{w['precompiled']:,} forked by its function zygote, {w['snapshot_workers']:,} "
+            f"new snapshot workers + {w['snapshot_reuses']:,} reuses, {w['compiles']:,} "
+            f"compiling the function")
+
+
+def _target_key(fig, c, conns):
+    """(the cells key of a target's figure, None) or (None, why it was not measured)."""
+    if fig == "d2r":
+        return "d2r", None
+    if fig == "rss":
+        if c != conns[-1]:
+            return None, f"peak RSS is measured at c={conns[-1]} only"
+        return "rss", None
+    if c not in conns:
+        return None, f"no c={c} run"
+    return f"{fig}{c}", None
+
+
+def _report_targets(cells, peers, conns):
+    """Each of TARGETS, met or missed, with the figure it was read from."""
+    label = {p["name"]: p["label"] for p in peers}
+    status = {p["name"]: p["status"] for p in peers}
+    print("the issue's targets (read from the tables above: one run each, as noisy as the load "
+          "average says)")
+    for row, fig, c, op, limit, limit_s, peer in TARGETS:
+        what, unit = FIGURES[fig]
+        cond = what + (f" c={c}" if c else "") + f" {op} {limit_s}"
+        cond += f"x {label.get(peer, peer)}" if peer else unit
+        key, why = _target_key(fig, c, conns)
+        v = cells.get((row, key)) if key else None
+        pv = cells.get((peer, key)) if key and peer else None
+        missing = [n for n, x in ((row, v is None), (peer, peer and not pv)) if x]
+        if why is None and missing:   # not measured, or the peer's figure is 0 (no ratio)
+            st = status.get(missing[0], "not run")
+            why = f"{label.get(missing[0], missing[0])}: " + (
+                "no result for it" if st.startswith("measured") else st)
+        if why is not None:
+            got, verdict = f"not measured ({why})", "-"
+        elif peer:
+            ratio = v / pv
+            got = f"{ratio:.3f}x ({_fmt(v)} vs {_fmt(pv)}{unit})"
+            verdict = "met" if COMPARE[op](ratio, limit) else "missed"
+        else:
+            got = f"{_fmt(v)}{unit}"
+            verdict = "met" if COMPARE[op](v, limit) else "missed"
+        print(f"  {label.get(row, row):<15} {cond:<34} {verdict:<7} {got}")
+    print()
 
 
 def _tsv(d, name, keys):
@@ -467,7 +580,7 @@ def _report_growth(d, meta):
     hdr = f"{'case':<24}"
     for c in gc:
         hdr += f" {'req/s c=' + str(c):>12} {'p50 ms':>8} {'p99 ms':>8}"
-    hdr += f" {'non-2xx':>8} {'deploy+1st ms':>14} {'peak RSS MiB':>13}"
+    hdr += f" {'non-2xx':>8} {'deploy+1st ms':>14} {'peak RSS MiB':>13} {'% zyg/snap/comp':>16}"
     print(hdr)
     print("-" * len(hdr))
     for case in cases:
@@ -485,20 +598,35 @@ def _report_growth(d, meta):
         rss = _load(os.path.join(d, f"rss-{case['name']}.json"))
         d2r_s = f"{statistics.median(d2r['ms']):.2f}" if d2r and d2r["ms"] else "-"
         rss_s = f"{rss['peak_sum_rss_kb'] / 1024:.1f}" if rss else "-"
-        line += f" {nb:>8} {d2r_s:>14} {rss_s:>13}"
+        w = _workers(d, case["name"])
+        if w:
+            total = sum(w[k] for k in ("precompiled", "snapshot_workers", "snapshot_reuses",
+                                       "compiles"))
+            pct = [100.0 * x / total if total else 0.0 for x in
+                   (w["precompiled"], w["snapshot_workers"] + w["snapshot_reuses"],
+                    w["compiles"])]
+            served = "/".join(f"{x:.0f}" for x in pct)
+        else:
+            served = "-"
+        line += f" {nb:>8} {d2r_s:>14} {rss_s:>13} {served:>16}"
         print(line)
-    print(f"(sizes: a compact median oracle padded with unused functions and constant tables "
-          f"to exactly 1 KB / 100 KB;")
-    print(f" functions: N copies of samples/median-oracle.js; deploy+1st: median of "
+    snap = any(case["name"].endswith("-snap") for case in cases)
+    _note(f"(sizes: a compact median oracle padded with unused functions and constant tables "
+          f"to exactly 1 KB / 100 KB" +
+          ("; snapshot: the same 100 KB code deployed with \"isolation\": \"snapshot\""
+           if snap else "") +
+          f"; functions: N copies of samples/median-oracle.js; deploy+1st: median of "
           f"{meta['d2r_n']} deploys of a fresh name, each invoked once; RSS under the "
-          f"c={gc[-1]} load)")
+          f"c={gc[-1]} load; % zyg/snap/comp: the case's invocations served by workers forked "
+          f"by the function's zygote / by snapshot workers (new or reused) / by workers "
+          f"compiling the function (no function zygote was free), from fnboxd's /metrics)")
     print()
 
 
 def main(argv):
     cmds = {"body": (cmd_body, 1, 0), "gen": (cmd_gen, 2, 0), "check": (cmd_check, 2, 1),
-            "coldstart": (cmd_coldstart, 5, 100), "coldstart-fnbox": (cmd_coldstart_fnbox, 4, 0),
-            "deploy": (cmd_deploy, 4, 0), "d2r": (cmd_d2r, 5, 0), "multi": (cmd_multi, 5, 0),
+            "coldstart": (cmd_coldstart, 5, 100), "coldstart-fnbox": (cmd_coldstart_fnbox, 4, 1),
+            "deploy": (cmd_deploy, 4, 1), "d2r": (cmd_d2r, 5, 1), "multi": (cmd_multi, 5, 0),
             "report": (cmd_report, 1, 0)}
     if (len(argv) < 2 or argv[1] not in cmds
             or not cmds[argv[1]][1] <= len(argv) - 2 <= cmds[argv[1]][1] + cmds[argv[1]][2]):
