@@ -51,8 +51,8 @@ static const struct flag flags[] = {
      "0: every worker compiles"},
     {"snapshot-max-uses", K_LONG, OFF(snapshot_max_uses), 0, 1, 1000000, "1000",
      "invocations one snapshot worker (isolation \"snapshot\") serves before it is replaced"},
-    {"snapshot-idle-seconds", K_LONG, OFF(snapshot_idle_seconds), 0, 1, 86400, "30",
-     "an idle snapshot worker is ended after this long (checked at each invocation)"},
+    {"snapshot-idle-seconds", K_LONG, OFF(snapshot_idle_seconds), 0, 1, 86400, "10",
+     "an idle snapshot worker is ended after this long (checked every second)"},
     {"snapshot-lanes", K_LONG, OFF(snapshot_lanes), 0, 0, 4096, "0",
      "snapshot workers of one function an invocation waits for (briefly) before starting "
      "another (0: the number of CPUs)"},

@@ -22,6 +22,8 @@
 /* How long an invocation of a snapshot function waits for one of its workers to come back
  * before it starts one more than the lanes (gateway/snapshot_pool.h) */
 #define LANE_WAIT_MS 10
+/* CPU a snapshot worker's reset may take, charged to its lifetime budget per invocation */
+#define RESET_CHARGE_MS 10
 
 static void set_error(struct invoke_result *res, enum outcome o, const char *message)
 {
@@ -246,12 +248,9 @@ static int idle_worker_ready(int fd)
  * worker, counted in the pool when *counted (it must then end up in snapshot_pool_put or
  * snapshot_pool_gone). */
 static int take_snapshot_worker(struct zclient *zc, const struct invoke_request *req,
-                                struct worker_handle *wh, uint32_t *uses, int *counted)
+                                struct worker_handle *wh, struct snapshot_worker *life,
+                                int *counted)
 {
-    struct snapshot_worker old[8];
-    size_t n;
-    while ((n = snapshot_pool_expire(req->snapshots, frame_now_ms(), old, 8)) > 0)
-        end_snapshot_workers(zc, old, n);
     struct snapshot_worker w;
     int rc;
     while ((rc = snapshot_pool_acquire(req->snapshots, req->fn_key, frame_now_ms() + LANE_WAIT_MS,
@@ -263,7 +262,7 @@ static int take_snapshot_worker(struct zclient *zc, const struct invoke_request 
         }
         *wh = (struct worker_handle){
             .job_id = w.job_id, .fd = w.fd, .pid = w.pid, .precompiled = 1, .snapshot = 1};
-        *uses = w.uses;
+        *life = w;
         *counted = 1;
         return 1;
     }
@@ -271,13 +270,24 @@ static int take_snapshot_worker(struct zclient *zc, const struct invoke_request 
     return 0;
 }
 
-/* After a result: a snapshot worker with uses left goes back to the pool. 1 when it is no
- * longer the caller's to end or count (kept, or ended here). */
+/* After a result: a snapshot worker with uses and CPU time left goes back to the pool. life:
+ * its record, uses and busy_ms counting this invocation. 1 when it is no longer the caller's
+ * to end or count (kept, or ended here). */
 static int keep_snapshot_worker(struct zclient *zc, const struct invoke_request *req,
-                                const struct worker_handle *wh, uint32_t uses)
+                                const struct worker_handle *wh, struct snapshot_worker *life,
+                                uint32_t cpu_seconds)
 {
-    if (uses >= req->snapshot_max_uses) return 0;
-    struct snapshot_worker w = {.job_id = wh->job_id, .fd = wh->fd, .pid = wh->pid, .uses = uses};
+    if (life->uses >= req->snapshot_max_uses) return 0;
+    /* Its RLIMIT_CPU hard limit bounds its whole life (a compromised engine may raise the
+     * soft one): replaced while the next job's full allowance still fits under it, so that
+     * only a worker that burned CPU outside its jobs ever meets the kernel's SIGKILL. Wall
+     * time bounds a single-threaded worker's CPU; RESET_CHARGE_MS covers each reset. */
+    uint64_t next_ms = ((uint64_t)cpu_seconds + 1) * 1000;
+    if (life->busy_ms + next_ms >= ZYG_SNAPSHOT_CPU_LIFETIME(cpu_seconds) * 1000) return 0;
+    struct snapshot_worker w = *life;
+    w.job_id = wh->job_id;
+    w.fd = wh->fd;
+    w.pid = wh->pid;
     memcpy(w.key, req->fn_key, SNAPSHOT_KEY_LEN);
     struct snapshot_worker end;
     if (snapshot_pool_put(req->snapshots, &w, frame_now_ms(), &end))
@@ -299,10 +309,11 @@ int invoke_run(struct zclient *zc, const struct invoke_request *req, struct invo
     uint64_t heap_bytes = (uint64_t)req->limits.memory_mb << 20;
     const uint8_t *key = req->mode == JOB_MODE_INVOKE ? req->fn_key : NULL;
     struct worker_handle wh;
-    uint32_t uses = 0;
+    struct snapshot_worker life = {0}; /* a snapshot worker's record: uses, busy_ms */
     int counted = 0; /* wh is one of its function's workers in req->snapshots' counts */
     int snapshot = req->snapshot && key && req->snapshots;
-    int rc = snapshot && take_snapshot_worker(zc, req, &wh, &uses, &counted)
+    if (snapshot) invoke_snapshots_expire(zc, req->snapshots);
+    int rc = snapshot && take_snapshot_worker(zc, req, &wh, &life, &counted)
                  ? 0
                  : zclient_spawn(zc, cpu_seconds, heap_bytes, key, &wh);
     if (rc) {
@@ -320,7 +331,7 @@ int invoke_run(struct zclient *zc, const struct invoke_request *req, struct invo
         return 0;
     }
     metrics_workers_busy(1);
-    metrics_worker_started(wh.snapshot ? (uses ? WORKER_KIND_SNAPSHOT_REUSED : WORKER_KIND_SNAPSHOT)
+    metrics_worker_started(wh.snapshot ? (life.uses ? WORKER_KIND_SNAPSHOT_REUSED : WORKER_KIND_SNAPSHOT)
                                        : wh.precompiled ? WORKER_KIND_PRECOMPILED
                                                         : WORKER_KIND_COMPILES);
     rc = frame_send(wh.fd, FRAME_JOB, job.buf, job.len);
@@ -335,14 +346,16 @@ int invoke_run(struct zclient *zc, const struct invoke_request *req, struct invo
     /* Whatever it answered, a worker's job is over: one that keeps running after its answer (a
      * compromised engine) must not outlive its accounting. Only a snapshot worker that
      * answered with a result serves again (after any error or limit it is replaced). */
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    res->duration_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    life.uses++;
+    life.busy_ms += (uint64_t)res->duration_ms + 1 + RESET_CHARGE_MS;
     if (!(wh.snapshot && counted && res->outcome == OUTCOME_OK &&
-          keep_snapshot_worker(zc, req, &wh, uses + 1))) {
+          keep_snapshot_worker(zc, req, &wh, &life, cpu_seconds))) {
         end_worker(zc, wh.job_id, wh.fd);
         if (counted) snapshot_pool_gone(req->snapshots, key);
     }
     metrics_workers_busy(-1);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    res->duration_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
     res->wants_function_zygote = key && !wh.precompiled && res->outcome == OUTCOME_OK;
     res->snapshot_worker = wh.snapshot;
     return 0;
@@ -356,13 +369,13 @@ void invoke_load_function_zygote(struct zclient *zc, const struct invoke_request
     if (rc != -EALREADY) metrics_function_zygote_load(rc == 0);
 }
 
-int invoke_fn_key(const char *name, int64_t version, const char *code_sha256,
-                  const struct fn_limits *limits, int snapshot, uint8_t key[32])
+int invoke_fn_key(const struct fn_version *v, const struct fn_limits *limits, uint8_t key[32])
 {
     char text[512];
-    int n = snprintf(text, sizeof text, "fnbox-fn-v2\n%s\n%lld\n%s\n%lld\n%lld\n%s\n", name,
-                     (long long)version, code_sha256, (long long)limits->timeout_ms,
-                     (long long)limits->memory_mb, isolation_name(snapshot));
+    int n = snprintf(text, sizeof text, "fnbox-fn-v3\n%s\n%s\n%lld\n%lld\n%s\n%lld\n%lld\n%s\n",
+                     v->owner, v->name, (long long)v->version, (long long)v->created_at,
+                     v->code_sha256, (long long)limits->timeout_ms, (long long)limits->memory_mb,
+                     isolation_name(v->snapshot));
     unsigned int len = 0;
     if (n < 0 || (size_t)n >= sizeof text ||
         EVP_Digest(text, (size_t)n, key, &len, EVP_sha256(), NULL) != 1 || len != 32)
@@ -376,6 +389,14 @@ void invoke_result_free(struct invoke_result *res)
     json_decref(res->error);
     json_decref(res->logs);
     memset(res, 0, sizeof *res);
+}
+
+void invoke_snapshots_expire(struct zclient *zc, struct snapshot_pool *pool)
+{
+    struct snapshot_worker old[8];
+    size_t n;
+    while ((n = snapshot_pool_expire(pool, frame_now_ms(), old, 8)) > 0)
+        end_snapshot_workers(zc, old, n);
 }
 
 void invoke_snapshots_end(struct zclient *zc, struct snapshot_pool *pool)

@@ -12,6 +12,7 @@
 #include "common/tlv.h"
 #include "gateway/outcome.h"
 #include "gateway/snapshot_pool.h"
+#include "gateway/store.h"
 #include "gateway/validate.h"
 #include "sandbox/zygote_client.h"
 
@@ -56,11 +57,12 @@ struct invoke_result {
     int snapshot_worker; /* a snapshot worker ran it (else a fresh process did) */
 };
 
-/* The function zygote key of a version: SHA-256 over its name, version, code hash, the
- * limits its workers get and its isolation (versions are immutable, so equal keys mean the
- * same compiled code served the same way). */
-int invoke_fn_key(const char *name, int64_t version, const char *code_sha256,
-                  const struct fn_limits *limits, int snapshot, uint8_t key[32]); /* 0 or -EIO */
+/* The function zygote key of a version: SHA-256 over its owner, name, version and creation
+ * time, code hash, the limits its workers get and its isolation. Versions are immutable, so
+ * equal keys mean the same compiled code served the same way; a function deleted and made
+ * again (its versions restart at 1), even with the same code, or by another owner, gets other
+ * keys: it never inherits the old one's function zygote or snapshot workers. 0 or -EIO. */
+int invoke_fn_key(const struct fn_version *v, const struct fn_limits *limits, uint8_t key[32]);
 
 /* Fills *res (release it with invoke_result_free). Returns 0, or -ENOMEM. */
 int invoke_run(struct zclient *zc, const struct invoke_request *req, struct invoke_result *res);
@@ -71,6 +73,9 @@ void invoke_result_free(struct invoke_result *res);
  * zygote and hands over the code). Rate-limited per function; a refusal changes nothing. */
 void invoke_load_function_zygote(struct zclient *zc, const struct invoke_request *req);
 
+/* Ends the snapshot workers idle for longer than the pool allows (each invocation of a
+ * snapshot function, and fnboxd's housekeeping thread, call it). */
+void invoke_snapshots_expire(struct zclient *zc, struct snapshot_pool *pool);
 /* Ends every idle snapshot worker and frees the pool (at shutdown; both may be NULL). */
 void invoke_snapshots_end(struct zclient *zc, struct snapshot_pool *pool);
 

@@ -229,9 +229,59 @@ static int worker_identity(const struct config *cfg, struct zygote_config *zc)
     return 0;
 }
 
+/* Housekeeping: idle snapshot workers are ended on time even when no snapshot function is
+ * invoked (they hold their function zygote, which another function may want). */
+struct housekeeping {
+    struct app *app;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop;
+};
+
+static void *housekeeping_main(void *arg)
+{
+    struct housekeeping *hk = arg;
+    pthread_mutex_lock(&hk->mu);
+    while (!hk->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&hk->cv, &hk->mu, &ts);
+        if (hk->stop) break;
+        pthread_mutex_unlock(&hk->mu);
+        invoke_snapshots_expire(hk->app->zc, hk->app->snapshots);
+        pthread_mutex_lock(&hk->mu);
+    }
+    pthread_mutex_unlock(&hk->mu);
+    return NULL;
+}
+
+static int housekeeping_start(struct housekeeping *hk, struct app *app, pthread_t *thread)
+{
+    pthread_condattr_t ca;
+    *hk = (struct housekeeping){.app = app};
+    if (pthread_mutex_init(&hk->mu, NULL) != 0 || pthread_condattr_init(&ca) != 0) return -1;
+    int rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) || pthread_cond_init(&hk->cv, &ca) ||
+             pthread_create(thread, NULL, housekeeping_main, hk);
+    pthread_condattr_destroy(&ca);
+    return rc ? -1 : 0;
+}
+
+static void housekeeping_stop(struct housekeeping *hk, pthread_t thread)
+{
+    pthread_mutex_lock(&hk->mu);
+    hk->stop = 1;
+    pthread_cond_signal(&hk->cv);
+    pthread_mutex_unlock(&hk->mu);
+    pthread_join(thread, NULL);
+}
+
 int main(int argc, char **argv)
 {
     static struct app app;
+    static struct housekeeping hk;
+    pthread_t hk_thread;
+    int hk_running = 0;
     int rc = config_parse(argc, argv, &app.cfg);
     if (rc) return rc > 0 ? 0 : 2;
 
@@ -349,6 +399,11 @@ int main(int argc, char **argv)
         LOG_E("cannot start the zygote client");
         goto out;
     }
+    if (housekeeping_start(&hk, &app, &hk_thread) != 0) {
+        LOG_E("cannot start the housekeeping thread");
+        goto out;
+    }
+    hk_running = 1;
     app.ex = executor_create((int)app.cfg.max_workers, (int)app.cfg.queue);
     if (!app.ex) goto out;
     httpd = http_start(&app);
@@ -381,6 +436,7 @@ out:
     executor_free(app.ex); /* only now: until MHD stopped, a connection could still submit */
     if (exit_code == 0 && app.keyring) checkpoint_now(&app, NULL); /* the head as we leave it */
     checkpoint_release();
+    if (hk_running) housekeeping_stop(&hk, hk_thread);
     invoke_snapshots_end(app.zc, app.snapshots);
     zclient_destroy(app.zc);
     if (!app.zc) kill(app.zygote.pid, SIGKILL);

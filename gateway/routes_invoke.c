@@ -109,8 +109,7 @@ static void run_invoke(void *arg)
     struct request *r = t->r;
     uint8_t fn_key[32];
     int use_key = r->app->cfg.function_zygotes &&
-                  invoke_fn_key(t->v.name, t->v.version, t->v.code_sha256, &t->limits,
-                                t->v.snapshot, fn_key) == 0;
+                  invoke_fn_key(&t->v, &t->limits, fn_key) == 0;
     struct invoke_request req = {
         .mode = JOB_MODE_INVOKE,
         .code = t->v.code,

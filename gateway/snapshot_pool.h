@@ -31,6 +31,7 @@ struct snapshot_worker {
     int fd;          /* fnboxd's end of its socket */
     pid_t pid;
     uint32_t uses;   /* invocations served so far */
+    uint64_t busy_ms; /* their wall time, and a charge per reset: a bound on its CPU time */
     int64_t idle_since_ms;
 };
 

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,41 +15,69 @@
 /* What a block is charged against the cap: js_alloc's header, so that limits mean the same
  * whichever allocator a heap has. */
 #define CHARGE 16u
-#define FINE_STEP 8u     /* blocks up to FINE_MAX bytes come in 8-byte steps ... */
+#define FINE_STEP 8u /* small blocks, up to FINE_MAX bytes, come in 8-byte classes */
 #define FINE_MAX 1024u
-#define FINE_CLASSES (FINE_MAX / FINE_STEP)
-#define SUB_CLASSES 8u   /* ... then eight to each doubling: at most 12.5% rounding (a
-                          * 1 KiB array part plus its header must not take 2 KiB) */
+#define LARGE_STEP 16u /* large blocks: any multiple of 16 bytes above FINE_MAX */
+#define LARGE_MIN (FINE_MAX + LARGE_STEP)
 #define SEAL_TRIES 100 /* F_SEAL_WRITE may briefly see a page still referenced (EBUSY) */
 
+/* tag: a small block's class, or a large block's length / LARGE_STEP with TAG_LARGE; and
+ * TAG_PREV_FREE when the block just below is a free large block (whose last 8 bytes then hold
+ * its length: that is how a freed block finds its lower neighbour to merge with). */
+#define TAG_LARGE 0x80000000u
+#define TAG_PREV_FREE 0x40000000u
+#define TAG_VALUE 0x3FFFFFFFu
+
 struct block_header {
-    uint32_t cls;
-    uint32_t size; /* what was asked for (at most UINT32_MAX - CHARGE) */
+    uint32_t tag;
+    uint32_t size; /* what was asked for (at most UINT32_MAX - CHARGE); 0: free */
 };
 _Static_assert(sizeof(struct block_header) == HDR, "block header size");
-_Static_assert(JS_ARENA_CLASSES >= FINE_CLASSES + SUB_CLASSES * 32, "classes up to 4 TiB");
 
-static size_t class_bytes(unsigned cls)
+/* A free large block: its header, the links of its bin, ..., its length in its last 8 bytes. */
+struct free_large {
+    struct block_header h;
+    struct free_large *next, *prev;
+};
+_Static_assert(FINE_MAX / FINE_STEP <= JS_ARENA_SMALL_CLASSES, "small classes");
+
+static size_t round_up(size_t n, size_t step)
 {
-    if (cls < FINE_CLASSES) return (size_t)(cls + 1) * FINE_STEP;
-    unsigned group = (cls - FINE_CLASSES) / SUB_CLASSES, sub = (cls - FINE_CLASSES) % SUB_CLASSES + 1;
-    size_t base = (size_t)FINE_MAX << group; /* the class lies in (base, 2 * base] */
-    return base + base / SUB_CLASSES * sub;
+    return (n + step - 1) / step * step;
 }
 
-/* The smallest class holding `need` bytes, or JS_ARENA_CLASSES when none does. */
-static unsigned class_of(size_t need)
+static size_t small_bytes(unsigned cls)
 {
-    if (need <= FINE_MAX) return (unsigned)((need + FINE_STEP - 1) / FINE_STEP) - 1;
-    unsigned group = 0;
-    while (group < 32 && ((size_t)FINE_MAX << (group + 1)) < need) group++;
-    if (group == 32) return JS_ARENA_CLASSES;
-    size_t base = (size_t)FINE_MAX << group, step = base / SUB_CLASSES;
-    unsigned sub = (unsigned)((need - base + step - 1) / step); /* 1..SUB_CLASSES */
-    return FINE_CLASSES + group * SUB_CLASSES + sub - 1;
+    return (size_t)(cls + 1) * FINE_STEP;
 }
 
-static size_t first_block(void)
+static int is_large(const struct block_header *h)
+{
+    return (h->tag & TAG_LARGE) != 0;
+}
+
+static size_t block_len(const struct block_header *h)
+{
+    size_t v = h->tag & TAG_VALUE;
+    return is_large(h) ? v * LARGE_STEP : small_bytes((unsigned)v);
+}
+
+/* Bins of free large blocks by the power of two of their length. */
+static unsigned bin_of(size_t len)
+{
+    unsigned b = 0;
+    while (b + 1 < JS_ARENA_LARGE_BINS && ((size_t)LARGE_MIN << (b + 1)) <= len) b++;
+    return b;
+}
+
+static size_t page_round(size_t n)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0) page = 4096;
+    return (n + (size_t)page - 1) & ~((size_t)page - 1);
+}
+
+static size_t first_block_offset(void)
 {
     return (sizeof(struct js_arena) + 63u) & ~(size_t)63u;
 }
@@ -62,7 +91,7 @@ struct js_arena *js_arena_create(size_t size)
         return NULL;
     }
     size = (size + (size_t)page - 1) & ~((size_t)page - 1);
-    if (size < first_block()) size = (size_t)page;
+    if (size < first_block_offset()) size = (size_t)page;
     int fd = memfd_create("fnbox-snapshot", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0) return NULL;
     if (ftruncate(fd, (off_t)size) != 0) {
@@ -80,10 +109,12 @@ struct js_arena *js_arena_create(size_t size)
     }
     struct js_arena *a = base; /* a fresh memfd reads as zeros: every free list is empty */
     a->size = size;
-    a->top = a->high = first_block();
+    a->top = a->high = first_block_offset();
     a->memfd = fd;
     return a;
 }
+
+static void forget_free_large(struct js_arena *a);
 
 int js_arena_freeze(struct js_arena *a)
 {
@@ -92,22 +123,30 @@ int js_arena_freeze(struct js_arena *a)
     size_t size = a->size;
     a->memfd = -1;
     a->frozen = 1; /* written while still shared: part of the snapshot */
-    /* The holes the compile's garbage left are forgotten: an invocation then allocates from
-     * the top, fresh pages side by side, instead of writing into (and so copying) pages of
-     * the snapshot all over the arena. */
+    /* The holes the compile's garbage left are forgotten (the free large ones marked in use):
+     * an invocation then allocates from the top, fresh pages side by side, instead of writing
+     * into (and so copying) pages of the snapshot all over the arena. */
     memset(a->free_list, 0, sizeof a->free_list);
-    /* the same pages, private: from now on writes go to copies, the memfd keeps the snapshot */
-    if (mmap(a, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, 0) == MAP_FAILED) {
-        int err = errno;
-        close(fd);
-        return -err;
-    }
-    int rc = -EBUSY;
+    forget_free_large(a);
+    size_t snap = page_round(a->high);
+    if (snap > size) snap = size;
+    /* The snapshot's pages, private: from now on writes go to copies, the memfd keeps the
+     * snapshot. Above it, anonymous memory: a write there must not first fill a hole of the
+     * memfd (a page the memfd would keep, shared and uncounted, long after the invocation),
+     * and MADV_DONTNEED gives it back. The memfd is cut to the snapshot and sealed. */
+    int err = 0;
+    if (mmap(a, snap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, 0) == MAP_FAILED ||
+        (snap < size &&
+         mmap((unsigned char *)a + snap, size - snap, PROT_READ | PROT_WRITE,
+              MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) == MAP_FAILED) ||
+        ftruncate(fd, (off_t)snap) != 0)
+        err = errno;
+    int rc = err ? -err : -EBUSY;
     for (int i = 0; i < SEAL_TRIES && rc == -EBUSY; i++) {
         if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == 0)
             rc = 0;
         else if ((rc = -errno) == -EBUSY)
-            usleep(1000);
+            poll(NULL, 0, 1); /* not usleep: clock_nanosleep is outside the zygote's filter */
     }
     close(fd);
     return rc;
@@ -117,10 +156,7 @@ int js_arena_reset(struct js_arena *a)
 {
     if (!a->frozen) return -EINVAL;
     /* the header is in the range: after this, a->high is the snapshot's again */
-    size_t used = a->high;
-    long page = sysconf(_SC_PAGESIZE);
-    if (page <= 0) page = 4096;
-    used = (used + (size_t)page - 1) & ~((size_t)page - 1);
+    size_t used = page_round(a->high);
     if (used > a->size) used = a->size;
     if (madvise(a, used, MADV_DONTNEED) != 0) return -errno;
     return 0;
@@ -144,34 +180,194 @@ static size_t offset_of(const struct js_arena *a, const void *p)
     return (size_t)((const unsigned char *)p - (const unsigned char *)a);
 }
 
-/* A block of class cls: from its free list, else from the top. NULL when the arena is full. */
-static struct block_header *take_block(struct js_arena *a, unsigned cls)
+static struct block_header *at(struct js_arena *a, size_t offset)
 {
-    if (cls >= JS_ARENA_CLASSES) return NULL;
-    void *p = a->free_list[cls];
-    if (p) {
-        memcpy(&a->free_list[cls], p, sizeof p); /* the next free block is stored in it */
-        return p;
+    return (struct block_header *)((unsigned char *)a + offset);
+}
+
+static struct block_header *after(struct block_header *h, size_t len)
+{
+    return (struct block_header *)((unsigned char *)h + len);
+}
+
+static void set_footer(struct block_header *h, size_t len)
+{
+    memcpy((unsigned char *)h + len - sizeof len, &len, sizeof len);
+}
+
+/* The free large block just below h (h's tag has TAG_PREV_FREE). */
+static struct block_header *below(struct block_header *h, size_t *len)
+{
+    memcpy(len, (unsigned char *)h - sizeof *len, sizeof *len);
+    return (struct block_header *)((unsigned char *)h - *len);
+}
+
+/* TAG_PREV_FREE on the block at h, unless h is the top (no block there). */
+static void mark_prev_free(struct js_arena *a, struct block_header *h, int free_below)
+{
+    if (offset_of(a, h) == a->top) return;
+    if (free_below) h->tag |= TAG_PREV_FREE;
+    else h->tag &= ~TAG_PREV_FREE;
+}
+
+static void bin_insert(struct js_arena *a, struct block_header *h, size_t len)
+{
+    struct free_large *f = (struct free_large *)h;
+    void **bin = &a->bins[bin_of(len)];
+    f->prev = NULL;
+    f->next = *bin;
+    if (f->next) f->next->prev = f;
+    *bin = f;
+}
+
+static void bin_remove(struct js_arena *a, struct block_header *h, size_t len)
+{
+    struct free_large *f = (struct free_large *)h;
+    if (f->prev) f->prev->next = f->next;
+    else a->bins[bin_of(len)] = f->next;
+    if (f->next) f->next->prev = f->prev;
+}
+
+/* [h, h + len) becomes a free large block (its lower neighbour is not one: they would have
+ * merged), in its bin, announced to the block above. */
+static void make_free(struct js_arena *a, struct block_header *h, size_t len)
+{
+    h->tag = TAG_LARGE | (uint32_t)(len / LARGE_STEP);
+    h->size = 0;
+    set_footer(h, len);
+    bin_insert(a, h, len);
+    mark_prev_free(a, after(h, len), 1);
+}
+
+/* Frees the large block h (any length): merged with free neighbours, or given back to the top. */
+static void free_large_block(struct js_arena *a, struct block_header *h)
+{
+    size_t len = block_len(h), n_len;
+    if (h->tag & TAG_PREV_FREE) {
+        struct block_header *p = below(h, &n_len);
+        bin_remove(a, p, n_len);
+        h = p;
+        len += n_len;
     }
-    size_t bytes = class_bytes(cls);
-    if (bytes > a->size - a->top) return NULL;
-    struct block_header *h = (struct block_header *)((unsigned char *)a + a->top);
-    a->top += bytes;
-    if (a->top > a->high) a->high = a->top;
+    struct block_header *n = after(h, len);
+    if (offset_of(a, n) == a->top) { /* the top comes down (nothing free lies below h) */
+        a->top = offset_of(a, h);
+        return;
+    }
+    if (is_large(n) && n->size == 0) {
+        n_len = block_len(n);
+        bin_remove(a, n, n_len);
+        len += n_len;
+    }
+    make_free(a, h, len);
+}
+
+/* Carves need bytes (a multiple of LARGE_STEP) from the free block h of length len, taken out of
+ * its bin already: the rest, if it can make a block, stays free. */
+static struct block_header *carve(struct js_arena *a, struct block_header *h, size_t len,
+                                  size_t need)
+{
+    if (len - need >= LARGE_MIN) {
+        h->tag = TAG_LARGE | (uint32_t)(need / LARGE_STEP);
+        make_free(a, after(h, need), len - need);
+    } else {
+        h->tag = TAG_LARGE | (uint32_t)(len / LARGE_STEP);
+        mark_prev_free(a, after(h, len), 0);
+    }
+    h->size = 1; /* allocated; the caller sets the size */
     return h;
+}
+
+/* need bytes at the top; NULL when the arena is full. */
+static struct block_header *from_top(struct js_arena *a, size_t need)
+{
+    if (need > a->size - a->top) return NULL;
+    struct block_header *h = at(a, a->top); /* nothing free lies below the top */
+    a->top += need;
+    if (a->top > a->high) a->high = a->top;
+    h->tag = 0;
+    h->size = 1;
+    return h;
+}
+
+/* A large block of at least need bytes: the first fit of the smallest bin that can hold it. */
+static struct block_header *take_large(struct js_arena *a, size_t need)
+{
+    for (unsigned b = bin_of(need); b < JS_ARENA_LARGE_BINS; b++)
+        for (struct free_large *f = a->bins[b]; f; f = f->next) {
+            size_t len = block_len(&f->h);
+            if (len < need) continue;
+            bin_remove(a, &f->h, len);
+            return carve(a, &f->h, len, need);
+        }
+    struct block_header *h = from_top(a, need);
+    if (h) h->tag = TAG_LARGE | (uint32_t)(need / LARGE_STEP);
+    return h;
+}
+
+/* A small block of class cls: its free list (the link after the header), else a piece of a
+ * free large block, else the top. Small blocks placed at the top would sit between the large
+ * blocks of a growing string or buffer and stop the memory below them from being reused (as
+ * malloc does, small requests are served from free memory before the top grows). */
+static struct block_header *take_small(struct js_arena *a, unsigned cls)
+{
+    struct block_header *h = a->free_list[cls];
+    if (h) {
+        memcpy(&a->free_list[cls], (unsigned char *)h + HDR, sizeof(void *));
+        h->size = 1; /* the tag, and its TAG_PREV_FREE, stay as they are */
+        return h;
+    }
+    size_t need = round_up(small_bytes(cls), LARGE_STEP); /* what is left stays a multiple */
+    for (unsigned b = 0; b < JS_ARENA_LARGE_BINS; b++) {
+        struct free_large *f = a->bins[b];
+        if (!f) continue;
+        size_t len = block_len(&f->h);
+        bin_remove(a, &f->h, len);
+        h = carve(a, &f->h, len, need);
+        /* split: a small block of need bytes; else the whole free block, still a large one */
+        if (block_len(h) == need) h->tag = (uint32_t)(need / FINE_STEP) - 1;
+        return h;
+    }
+    h = from_top(a, small_bytes(cls));
+    if (h) h->tag = cls;
+    return h;
+}
+
+static void free_small_block(struct js_arena *a, struct block_header *h)
+{
+    size_t len = block_len(h);
+    if (offset_of(a, h) + len == a->top) { /* the top comes down, past a free block below */
+        a->top = offset_of(a, h);
+        if (h->tag & TAG_PREV_FREE) {
+            size_t p_len;
+            struct block_header *p = below(h, &p_len);
+            bin_remove(a, p, p_len);
+            a->top = offset_of(a, p);
+        }
+        return;
+    }
+    unsigned cls = h->tag & TAG_VALUE;
+    h->size = 0;
+    memcpy((unsigned char *)h + HDR, &a->free_list[cls], sizeof(void *));
+    a->free_list[cls] = h;
+}
+
+/* The block for size bytes: 0 when size cannot be served at all. */
+static size_t need_of(size_t size)
+{
+    size_t need = size + HDR;
+    return need <= FINE_MAX ? round_up(need, FINE_STEP) : round_up(need, LARGE_STEP);
+}
+
+static struct block_header *take(struct js_arena *a, size_t need)
+{
+    return need <= FINE_MAX ? take_small(a, (unsigned)(need / FINE_STEP) - 1) : take_large(a, need);
 }
 
 static void give_back(struct js_arena *a, struct block_header *h)
 {
-    unsigned cls = h->cls;
-    size_t bytes = class_bytes(cls);
-    if (offset_of(a, h) + bytes == a->top) { /* the top block: the top comes down */
-        a->top -= bytes;
-        return;
-    }
-    void *next = a->free_list[cls];
-    memcpy(h, &next, sizeof next); /* over the header: cls is read above */
-    a->free_list[cls] = h;
+    if (is_large(h)) free_large_block(a, h);
+    else free_small_block(a, h);
 }
 
 void *js_arena_alloc(void *udata, size_t size)
@@ -179,13 +375,11 @@ void *js_arena_alloc(void *udata, size_t size)
     struct js_arena *a = udata;
     if (size == 0) return NULL; /* Duktape accepts NULL for a zero-size request */
     if (size > UINT32_MAX - CHARGE || !js_alloc_admit(&a->acct, size + CHARGE)) return NULL;
-    unsigned cls = class_of(size + HDR);
-    struct block_header *h = take_block(a, cls);
+    struct block_header *h = take(a, need_of(size));
     if (!h) {
         a->acct.refused++; /* out of arena: reported as the memory limit, which it is */
         return NULL;
     }
-    h->cls = cls;
     h->size = (uint32_t)size;
     js_alloc_account(&a->acct, size + CHARGE, 0);
     return (unsigned char *)h + HDR;
@@ -200,6 +394,41 @@ void js_arena_free(void *udata, void *ptr)
     give_back(a, h);
 }
 
+/* Resizes the large block h in place to need bytes (a multiple of LARGE_STEP): shrinking gives
+ * the tail back; growing takes the top or a free block above. 1 when done. */
+static int resize_large(struct js_arena *a, struct block_header *h, size_t need)
+{
+    size_t len = block_len(h);
+    struct block_header *n = after(h, len);
+    int at_top = offset_of(a, n) == a->top;
+    uint32_t keep = h->tag & TAG_PREV_FREE;
+    if (need == len) return 1;
+    if (need < len) {
+        if (len - need < LARGE_MIN && !at_top) return 1; /* too little to give back */
+        h->tag = TAG_LARGE | keep | (uint32_t)(need / LARGE_STEP);
+        struct block_header *tail = after(h, need);
+        tail->tag = TAG_LARGE | (uint32_t)((len - need) / LARGE_STEP);
+        tail->size = 1;
+        free_large_block(a, tail);
+        return 1;
+    }
+    if (at_top) {
+        if (need - len > a->size - a->top) return 0;
+        a->top += need - len;
+        if (a->top > a->high) a->high = a->top;
+        h->tag = TAG_LARGE | keep | (uint32_t)(need / LARGE_STEP);
+        return 1;
+    }
+    if (!is_large(n) || n->size != 0 || len + block_len(n) < need) return 0;
+    size_t n_len = block_len(n);
+    bin_remove(a, n, n_len);
+    /* h and the free block above are one free stretch now: carve h's new length from it */
+    size_t total = len + n_len;
+    carve(a, h, total, need);
+    h->tag |= keep;
+    return 1;
+}
+
 void *js_arena_realloc(void *udata, void *ptr, size_t size)
 {
     struct js_arena *a = udata;
@@ -212,28 +441,61 @@ void *js_arena_realloc(void *udata, void *ptr, size_t size)
     size_t old = h->size;
     if (size > UINT32_MAX - CHARGE || (size > old && !js_alloc_admit(&a->acct, size - old)))
         return NULL;
-    unsigned cls = class_of(size + HDR);
-    int at_top = offset_of(a, h) + class_bytes(h->cls) == a->top;
-    if (cls < JS_ARENA_CLASSES && at_top && class_bytes(cls) <= a->size - offset_of(a, h)) {
-        /* the top block grows or shrinks where it is */
-        a->top = offset_of(a, h) + class_bytes(cls);
-        if (a->top > a->high) a->high = a->top;
-        h->cls = cls;
-    } else if (cls > h->cls) { /* a bigger block; only the growth was charged, as in js_alloc */
-        struct block_header *moved = take_block(a, cls);
+    size_t need = need_of(size);
+    int in_place;
+    if (is_large(h) && need > FINE_MAX) in_place = resize_large(a, h, need);
+    else in_place = need <= block_len(h); /* a small block never grows where it is */
+    if (!in_place) { /* another block; only the growth was charged, as in js_alloc */
+        struct block_header *moved = take(a, need);
         if (!moved) {
             a->acct.refused++;
             return NULL;
         }
-        moved->cls = cls;
-        moved->size = (uint32_t)size;
-        memcpy((unsigned char *)moved + HDR, ptr, old);
+        memcpy((unsigned char *)moved + HDR, ptr, old < size ? old : size);
         give_back(a, h);
-        js_alloc_account(&a->acct, size + CHARGE, old + CHARGE);
-        return (unsigned char *)moved + HDR;
+        h = moved;
     }
-    /* in place: the same block, or the top one resized */
     h->size = (uint32_t)size;
     js_alloc_account(&a->acct, size + CHARGE, old + CHARGE);
-    return ptr;
+    return (unsigned char *)h + HDR;
+}
+
+static void forget_free_large(struct js_arena *a)
+{
+    for (unsigned b = 0; b < JS_ARENA_LARGE_BINS; b++) {
+        for (struct free_large *f = a->bins[b], *next; f; f = next) {
+            next = f->next;
+            f->h.size = 1; /* in use, by nobody */
+            mark_prev_free(a, after(&f->h, block_len(&f->h)), 0);
+        }
+        a->bins[b] = NULL;
+    }
+}
+
+int js_arena_check(struct js_arena *a)
+{
+    size_t off = first_block_offset(), free_large = 0, binned = 0;
+    int prev_free_large = 0;
+    while (off < a->top) {
+        struct block_header *h = at(a, off);
+        size_t len = block_len(h);
+        if (len < 2 * HDR || len > a->top - off) return -1;
+        if (!!(h->tag & TAG_PREV_FREE) != prev_free_large) return -2;
+        int free_l = is_large(h) && h->size == 0;
+        if (free_l) {
+            size_t foot;
+            memcpy(&foot, (unsigned char *)h + len - sizeof foot, sizeof foot);
+            if (prev_free_large || foot != len || len < LARGE_MIN) return -3;
+            free_large++;
+        }
+        prev_free_large = free_l;
+        off += len;
+    }
+    if (off != a->top || prev_free_large) return -4; /* a free block below the top */
+    for (unsigned b = 0; b < JS_ARENA_LARGE_BINS; b++)
+        for (struct free_large *f = a->bins[b]; f; f = f->next) {
+            if (!is_large(&f->h) || f->h.size != 0 || bin_of(block_len(&f->h)) != b) return -5;
+            if (++binned > free_large) return -6;
+        }
+    return binned == free_large ? 0 : -7;
 }

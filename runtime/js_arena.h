@@ -8,14 +8,16 @@
  * js_arena_reset drops every page written since (MADV_DONTNEED on a private file mapping reads
  * them back from the memfd), which puts the heap, and the allocator, back to that state.
  *
- * Blocks (an 8-byte header included) come in classes of 8-byte steps up to 1 KiB, then eight
- * classes to each doubling, carved from the top of the arena or reused from a per-class free list; the
- * block at the top grows and shrinks in place. The compile's freed holes are forgotten at
- * freeze, so that an invocation writes fresh pages at the top rather than pages of the
- * snapshot. Accounting and the cap are js_alloc's (runtime/js_alloc.h): a request is charged
- * its size plus 16 bytes, exactly as a malloc'd heap's, so limits mean the same everywhere;
- * the arena is made larger than the cap so that rounding cannot refuse what the cap admits,
- * except under fragmentation (then the request is refused and counted as over the cap).
+ * Blocks (an 8-byte header included) up to 1 KiB come in 8-byte classes, each class with its
+ * free list; larger ones are any multiple of 16 bytes, split from free blocks (best bin, first
+ * fit) or carved from the top, and merged with free neighbours when freed (boundary tags), so
+ * that a string grown a piece at a time, or buffers of ever larger sizes, reuse the memory the
+ * garbage gave back. The small free lists are forgotten at freeze, so that an invocation
+ * writes fresh pages at the top rather than pages of the snapshot all over the arena.
+ * Accounting and the cap are js_alloc's (runtime/js_alloc.h): a request is charged its size
+ * plus 16 bytes, exactly as a malloc'd heap's, so limits mean the same everywhere; the arena is
+ * made larger than the cap so that rounding cannot refuse what the cap admits, except under
+ * fragmentation (then the request is refused and counted as over the cap).
  * User blocks are 8-byte aligned (Duktape's DUK_USE_ALIGN_BY on this platform). */
 #ifndef FNBOX_JS_ARENA_H
 #define FNBOX_JS_ARENA_H
@@ -24,7 +26,8 @@
 
 #include "runtime/js_alloc.h"
 
-#define JS_ARENA_CLASSES 384
+#define JS_ARENA_SMALL_CLASSES 128 /* blocks of 8, 16, ... 1024 bytes */
+#define JS_ARENA_LARGE_BINS 40     /* free larger blocks, by the power of two of their length */
 
 struct js_arena {
     struct js_alloc_state acct; /* first: the arena is also the accounting state */
@@ -33,7 +36,8 @@ struct js_arena {
     size_t high;   /* the highest top ever: what a reset must drop */
     int memfd;     /* -1 once frozen */
     int frozen;
-    void *free_list[JS_ARENA_CLASSES];
+    void *free_list[JS_ARENA_SMALL_CLASSES]; /* freed small blocks, by class */
+    void *bins[JS_ARENA_LARGE_BINS];         /* free large blocks (merged with free neighbours) */
 };
 
 /* A shared mapping of a new memfd, `size` bytes (rounded up to pages); NULL with errno set. */
@@ -44,6 +48,11 @@ int js_arena_freeze(struct js_arena *a);
 /* Back to the state at js_arena_freeze. 0 or a negative errno. */
 int js_arena_reset(struct js_arena *a);
 void js_arena_destroy(struct js_arena *a);
+
+/* 0 when the arena's blocks are consistent (every block's length and boundary tags, no two free
+ * large blocks side by side, none below the top, the bins holding exactly the free ones); a
+ * negative number naming the first inconsistency otherwise. For tests; it walks every block. */
+int js_arena_check(struct js_arena *a);
 
 /* Duktape's allocation functions; udata is the struct js_arena. */
 void *js_arena_alloc(void *udata, size_t size);

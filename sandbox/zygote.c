@@ -141,8 +141,8 @@ static void worker_child(struct zygote_state *zs, int sock, const struct zyg_req
         .gid = zs->cfg.worker_gid,
         .seccomp = snapshot ? &zs->snapshot_seccomp : &zs->seccomp,
     };
-    if (snapshot) /* its whole life: every job within its own limit, plus one */
-        p.limits.cpu_hard_seconds = (uint64_t)req->cpu_seconds * ((uint64_t)life.max_uses + 1) + 1;
+    if (snapshot) /* its whole life (fnboxd replaces it before its jobs could reach this) */
+        p.limits.cpu_hard_seconds = ZYG_SNAPSHOT_CPU_LIFETIME(req->cpu_seconds);
     if (confine_worker(&p) != 0) _exit(WORKER_EXIT_CONFINE);
     if (snapshot) _exit(worker_serve_snapshot(&zs->heap, WORKER_FD, before_snapshot_job, &life));
     _exit(worker_serve(&zs->heap, WORKER_FD));

@@ -36,6 +36,11 @@ struct zyg_request {
  * its workers are snapshot workers (many invocations each, the heap reset between them) */
 #define ZYG_LOAD_SNAPSHOT 1
 
+/* A snapshot worker's RLIMIT_CPU hard limit, in seconds, for cpu-second jobs: the bound on
+ * its whole life (it re-arms its own soft limit per job; fnboxd replaces it before its jobs
+ * could reach this, so that only CPU burned outside its jobs meets it) */
+#define ZYG_SNAPSHOT_CPU_LIFETIME(cpu) ((uint64_t)(cpu) * 4 + 10)
+
 /* ZYG_SPAWNED's value: the worker holds the function already compiled (send no code) */
 #define ZYG_PRECOMPILED 1
 /* ... and it is a snapshot worker: it serves job after job until fnboxd closes its socket */
