@@ -248,10 +248,6 @@ static int idle_worker_ready(int fd)
 static int take_snapshot_worker(struct zclient *zc, const struct invoke_request *req,
                                 struct worker_handle *wh, uint32_t *uses, int *counted)
 {
-    struct snapshot_worker old[8];
-    size_t n;
-    while ((n = snapshot_pool_expire(req->snapshots, frame_now_ms(), old, 8)) > 0)
-        end_snapshot_workers(zc, old, n);
     struct snapshot_worker w;
     int rc;
     while ((rc = snapshot_pool_acquire(req->snapshots, req->fn_key, frame_now_ms() + LANE_WAIT_MS,
@@ -298,6 +294,14 @@ int invoke_run(struct zclient *zc, const struct invoke_request *req, struct invo
 
     uint64_t heap_bytes = (uint64_t)req->limits.memory_mb << 20;
     const uint8_t *key = req->mode == JOB_MODE_INVOKE ? req->fn_key : NULL;
+    /* Idle snapshot workers past --snapshot-idle-seconds end at any invocation, not only at a
+     * snapshot function's: each keeps its function zygote's slot in the zygote taken. */
+    if (req->snapshots) {
+        struct snapshot_worker old[8];
+        size_t n;
+        while ((n = snapshot_pool_expire(req->snapshots, frame_now_ms(), old, 8)) > 0)
+            end_snapshot_workers(zc, old, n);
+    }
     struct worker_handle wh;
     uint32_t uses = 0;
     int counted = 0; /* wh is one of its function's workers in req->snapshots' counts */
