@@ -2,12 +2,14 @@
 
 #ifdef FNBOX_TEST_HOOKS
 
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <termios.h>
@@ -25,6 +27,27 @@ static long int80(long nr, long a, long b, long c)
 }
 
 static char page[4096] __attribute__((aligned(4096)));
+
+/* prlimit64(pid, resource, new, &old): -errno on failure, else the old soft limit when only
+ * reading (new NULL), else 0. A snapshot worker's filter admits prlimit64(0, RLIMIT_CPU, ...)
+ * and nothing more; an ordinary worker's admits no prlimit64 at all. */
+static long prlimit_raw(long pid, long resource, int set, int soft_to_hard)
+{
+    struct rlimit old, lim;
+    long r;
+    if (!set) {
+        r = syscall(SYS_prlimit64, pid, resource, NULL, &old);
+        return r < 0 ? -errno : (long)old.rlim_cur;
+    }
+    if (soft_to_hard) { /* as far as an unprivileged process may go */
+        if (syscall(SYS_prlimit64, pid, resource, NULL, &old) < 0) return -errno;
+        lim.rlim_cur = lim.rlim_max = old.rlim_max;
+    } else { /* past the hard limit: needs CAP_SYS_RESOURCE */
+        lim.rlim_cur = lim.rlim_max = RLIM_INFINITY;
+    }
+    r = syscall(SYS_prlimit64, pid, resource, &lim, NULL);
+    return r < 0 ? -errno : 0;
+}
 
 int test_syscall_run(const char *name, long *ret)
 {
@@ -67,6 +90,15 @@ int test_syscall_run(const char *name, long *ret)
     else if (!strcmp(name, "x32_socket")) *ret = syscall(X32_BIT | SYS_socket, AF_INET, SOCK_STREAM, 0);
     else if (!strcmp(name, "int80_getpid")) *ret = int80(20, 0, 0, 0);
     else if (!strcmp(name, "int80_socketcall")) *ret = int80(102, 1, 0, 0);
+    /* rlimits: forbidden to an ordinary worker; a snapshot worker may read and set its own
+     * RLIMIT_CPU (the prlimit_cpu_* ones) and no other limit, nor anyone else's */
+    else if (!strcmp(name, "prlimit_cpu_get")) *ret = prlimit_raw(0, RLIMIT_CPU, 0, 0);
+    else if (!strcmp(name, "prlimit_cpu_soft_max")) *ret = prlimit_raw(0, RLIMIT_CPU, 1, 1);
+    else if (!strcmp(name, "prlimit_cpu_unlimited")) *ret = prlimit_raw(0, RLIMIT_CPU, 1, 0);
+    else if (!strcmp(name, "prlimit_as_get")) *ret = prlimit_raw(0, RLIMIT_AS, 0, 0);
+    else if (!strcmp(name, "prlimit_as_unlimited")) *ret = prlimit_raw(0, RLIMIT_AS, 1, 0);
+    else if (!strcmp(name, "prlimit_pid1_cpu")) *ret = prlimit_raw(1, RLIMIT_CPU, 0, 0);
+    else if (!strcmp(name, "setrlimit_cpu")) *ret = syscall(SYS_setrlimit, RLIMIT_CPU, page);
     /* allowed: the control group, which must come back */
     else if (!strcmp(name, "getrandom")) *ret = syscall(SYS_getrandom, page, 16, 0);
     else if (!strcmp(name, "clock_gettime")) *ret = syscall(SYS_clock_gettime, CLOCK_MONOTONIC, page);

@@ -371,3 +371,41 @@ def worker_tree(d):
     for f in fnz:
         workers.extend(children(f))
     return zs[0], fnz, workers
+
+
+# ---- snapshot isolation (isolation "snapshot") ---------------------------------------------
+
+def metric(d, name, labels=None):
+    """A counter of d's /metrics: name, or name{labels} (labels as written: 'kind="x"')."""
+    text = d.api("GET", "/metrics").text
+    key = name if labels is None else "%s{%s}" % (name, labels)
+    m = re.search(r"^%s (\d+)$" % re.escape(key), text, re.M)
+    assert m, f"{key} is not in /metrics"
+    return int(m.group(1))
+
+
+def snapshot_reuses(d):
+    """Invocations served by a snapshot worker after its heap was reset."""
+    return metric(d, "fnbox_snapshot_reuses_total")
+
+
+def snapshot_starts(d):
+    """New snapshot workers handed their first invocation."""
+    return metric(d, "fnbox_workers_total", 'kind="snapshot"')
+
+
+def warm_snapshot(d, name, token, input=_NOTSET, tries=60):
+    """Invokes the snapshot-isolation function `name` until one invocation was served by a
+    snapshot worker after a heap reset (fnbox_snapshot_reuses_total grew): the first ones run in
+    ordinary workers while the function zygote loads, asynchronously. Every invocation must
+    succeed; returns their results."""
+    before = snapshot_reuses(d)
+    results = []
+    for _ in range(tries):
+        r = d.invoke(name, token, input=input)
+        assert r.status_code == 200, (r.status_code, r.text[:500])
+        results.append(r.json()["result"])
+        if snapshot_reuses(d) > before:
+            return results
+        time.sleep(0.05)
+    pytest.fail(f"{name}: no snapshot worker served again after {tries} invocations")

@@ -28,6 +28,8 @@ FORBIDDEN = [
     "mmap_exec", "mprotect_exec",                              # never executable memory
     "x32_getpid", "x32_socket",                                # the x32 ABI
     "int80_getpid", "int80_socketcall",                        # the i386 entry point
+    "prlimit_cpu_get", "prlimit_as_get", "prlimit_pid1_cpu",   # no rlimit calls (a snapshot
+    "setrlimit_cpu",                                           # worker's: test_snapshot.py)
 ]
 ALLOWED = {"getrandom": 16, "clock_gettime": 0, "mmap_rw": 1}
 

@@ -1,6 +1,23 @@
-"""Fresh heap per invocation, per-worker randomness, unsafe reflection removed."""
+"""Fresh heap per invocation, per-worker randomness, unsafe reflection removed.
 
-from conftest import unique
+Every test runs in both isolation modes: "process" (a fresh worker process per invocation) and
+"snapshot" (long-lived snapshot workers whose heap is reset to the frozen state after each
+result). In snapshot mode each function is warmed up first, and the invocations a test checks
+must all have been served by snapshot workers after a reset (fnbox_snapshot_reuses_total grows
+by exactly their number); in process mode that counter must not move."""
+
+import contextlib
+
+import pytest
+
+from conftest import snapshot_reuses, unique, warm_snapshot
+
+MODES = ["process", "snapshot"]
+
+
+@pytest.fixture(params=MODES)
+def isolation(request):
+    return request.param
 
 
 def _result(d, name, token, input={}):
@@ -9,7 +26,28 @@ def _result(d, name, token, input={}):
     return r.json()["result"]
 
 
-def test_globals_do_not_survive(daemon, dev):
+def _deploy(d, name, code, token, isolation, warm_input={}):
+    """Deploys in the given mode; a snapshot function is warmed up (its warm-up results are
+    returned, for the test to check too)."""
+    reply = d.deploy_ok(name, code, token, isolation=isolation)
+    assert reply["isolation"] == isolation, reply
+    if isolation == "snapshot":
+        return warm_snapshot(d, name, token, input=warm_input)
+    return []
+
+
+@contextlib.contextmanager
+def _served(d, isolation, n):
+    """The block's n invocations: each served by a snapshot worker after a heap reset
+    (snapshot), or none of them (process)."""
+    before = snapshot_reuses(d)
+    yield
+    grew = snapshot_reuses(d) - before
+    want = n if isolation == "snapshot" else 0
+    assert grew == want, f"{grew} invocations served by reused snapshot workers, want {want}"
+
+
+def test_globals_do_not_survive(daemon, dev, isolation):
     d = daemon
     token, _ = dev
     code = """var counter = 0;
@@ -24,47 +62,56 @@ function main() {
 }
 """
     name = unique("counter")
-    d.deploy_ok(name, code, token)
-    for _ in range(4):
-        assert _result(d, name, token) == {"counter": 1, "leaked": 1, "mark": 1, "pow": "string"}
+    fresh = {"counter": 1, "leaked": 1, "mark": 1, "pow": "string"}
+    assert all(x == fresh for x in _deploy(d, name, code, token, isolation))
+    with _served(d, isolation, 4):
+        for _ in range(4):
+            assert _result(d, name, token) == fresh
 
 
-def test_one_function_cannot_see_another(daemon, dev):
+def test_one_function_cannot_see_another(daemon, dev, isolation):
     d = daemon
     token, _ = dev
     writer, reader = unique("writer"), unique("reader")
-    d.deploy_ok(writer, "function main() { var g = (function () { return this; })(); "
-                        "g.shared_secret = 'w'; JSON.leak = 1; return 1; }\n", token)
-    d.deploy_ok(reader, "function main() { var g = (function () { return this; })(); "
-                        "return [typeof g.shared_secret, typeof JSON.leak]; }\n", token)
-    assert _result(d, writer, token) == 1
-    assert _result(d, reader, token) == ["undefined", "undefined"]
+    _deploy(d, writer, "function main() { var g = (function () { return this; })(); "
+                       "g.shared_secret = 'w'; JSON.leak = 1; return 1; }\n", token, isolation)
+    _deploy(d, reader, "function main() { var g = (function () { return this; })(); "
+                       "return [typeof g.shared_secret, typeof JSON.leak]; }\n", token, isolation)
+    with _served(d, isolation, 6):
+        for _ in range(3):
+            assert _result(d, writer, token) == 1
+            assert _result(d, reader, token) == ["undefined", "undefined"]
 
 
-def test_math_random_differs(daemon, dev):
+def test_math_random_differs(daemon, dev, isolation):
     d = daemon
     token, _ = dev
     name = unique("rand")
-    d.deploy_ok(name, "function main() { return [Math.random(), Math.random()]; }\n", token)
+    _deploy(d, name, "function main() { return [Math.random(), Math.random()]; }\n", token,
+            isolation)
     firsts, seconds = [], []
-    for _ in range(5):
-        a, b = _result(d, name, token)
-        assert 0 <= a < 1 and 0 <= b < 1 and a != b
-        firsts.append(a)
-        seconds.append(b)
+    with _served(d, isolation, 5):
+        for _ in range(5):
+            a, b = _result(d, name, token)
+            assert 0 <= a < 1 and 0 <= b < 1 and a != b
+            firsts.append(a)
+            seconds.append(b)
     assert len(set(firsts)) == 5, firsts
     assert len(set(seconds)) == 5, seconds
 
 
-def test_input_not_shared_between_invocations(daemon, dev):
+def test_input_not_shared_between_invocations(daemon, dev, isolation):
     d = daemon
     token, _ = dev
     name = unique("ctx")
-    d.deploy_ok(name, "function main(input, ctx) { input.seen = true; ctx.extra = 1;"
-                      " return [input, ctx.extra, ctx.function]; }\n", token)
-    a = _result(d, name, token, {"v": 1})
-    b = _result(d, name, token, {"v": 2})
-    assert a == [{"v": 1, "seen": True}, 1, name]
+    _deploy(d, name, "function main(input, ctx) { var seen = input.seen; input.seen = true;"
+                     " ctx.extra = (ctx.extra || 0) + 1; input.prev = seen;"
+                     " return [input, ctx.extra, ctx.function]; }\n", token, isolation,
+            warm_input={"v": 0})
+    with _served(d, isolation, 2):
+        a = _result(d, name, token, {"v": 1})
+        b = _result(d, name, token, {"v": 2})
+    assert a == [{"v": 1, "seen": True}, 1, name]  # input.prev undefined: not in JSON
     assert b == [{"v": 2, "seen": True}, 1, name]
 
 
@@ -119,12 +166,13 @@ function main() {
 """
 
 
-def test_unsafe_reflection_unavailable(daemon, dev):
+def test_unsafe_reflection_unavailable(daemon, dev, isolation):
     d = daemon
     token, _ = dev
     name = unique("reflect")
-    d.deploy_ok(name, REFLECTION, token)
-    res = _result(d, name, token)
+    _deploy(d, name, REFLECTION, token, isolation)
+    with _served(d, isolation, 1):
+        res = _result(d, name, token)
     assert res["eval_type"] != "function" or res["attempts"]["eval"] != "WORKS", res
     assert res["Duktape_type"] == "undefined", res
     assert res["require_type"] == "undefined", res
@@ -136,14 +184,15 @@ def test_unsafe_reflection_unavailable(daemon, dev):
     assert not working, f"these reached a code compiler: {working} (all: {res})"
 
 
-def test_global_property_names_allowlisted(daemon, dev):
+def test_global_property_names_allowlisted(daemon, dev, isolation):
     """Nothing engine-internal or dangerous is reachable as a global."""
     d = daemon
     token, _ = dev
     name = unique("globals")
-    d.deploy_ok(name, "function main() { var g = (function () { return this; })();"
-                      " return Object.getOwnPropertyNames(g); }\n", token)
-    names = set(_result(d, name, token))
+    _deploy(d, name, "function main() { var g = (function () { return this; })();"
+                     " return Object.getOwnPropertyNames(g); }\n", token, isolation)
+    with _served(d, isolation, 1):
+        names = set(_result(d, name, token))
     # eval/Function may remain as throwing stubs (checked above); these must be gone
     for forbidden in ("Duktape", "CBOR", "performance", "require", "print", "alert",
                       "__fnbox_test_syscall"):
