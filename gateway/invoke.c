@@ -309,18 +309,13 @@ int invoke_run(struct zclient *zc, const struct invoke_request *req, struct invo
     uint64_t heap_bytes = (uint64_t)req->limits.memory_mb << 20;
     const uint8_t *key = req->mode == JOB_MODE_INVOKE ? req->fn_key : NULL;
     /* Idle snapshot workers past --snapshot-idle-seconds end at any invocation, not only at a
-     * snapshot function's: each keeps its function zygote's slot in the zygote taken. */
-    if (req->snapshots) {
-        struct snapshot_worker old[8];
-        size_t n;
-        while ((n = snapshot_pool_expire(req->snapshots, frame_now_ms(), old, 8)) > 0)
-            end_snapshot_workers(zc, old, n);
-    }
+     * snapshot function's (and every second besides: fnboxd's housekeeping thread): each keeps
+     * its function zygote's slot in the zygote taken. */
+    if (req->snapshots) invoke_snapshots_expire(zc, req->snapshots);
     struct worker_handle wh;
     struct snapshot_worker life = {0}; /* a snapshot worker's record: uses, busy_ms */
     int counted = 0; /* wh is one of its function's workers in req->snapshots' counts */
     int snapshot = req->snapshot && key && req->snapshots;
-    if (snapshot) invoke_snapshots_expire(zc, req->snapshots);
     int rc = snapshot && take_snapshot_worker(zc, req, &wh, &life, &counted)
                  ? 0
                  : zclient_spawn(zc, cpu_seconds, heap_bytes, key, &wh);
