@@ -22,6 +22,9 @@
 /* How long an invocation of a snapshot function waits for one of its workers to come back
  * before it starts one more than the lanes (gateway/snapshot_pool.h) */
 #define LANE_WAIT_MS 10
+/* An idle snapshot worker unused this long is ended when a function zygote load is refused
+ * (the zygote replaces function zygotes unused for FNZ_EVICT_IDLE_MS, 2 s) */
+#define IDLE_FOR_SLOT_MS 1000
 /* CPU a snapshot worker's reset may take, charged to its lifetime budget per invocation */
 #define RESET_CHARGE_MS 10
 
@@ -370,6 +373,18 @@ void invoke_load_function_zygote(struct zclient *zc, const struct invoke_request
     int rc = zclient_load(zc, req->fn_key, cpu_seconds, (uint64_t)req->limits.memory_mb << 20,
                           req->snapshot ? ZYG_LOAD_SNAPSHOT : 0, req->code, strlen(req->code));
     if (rc != -EALREADY) metrics_function_zygote_load(rc == 0);
+    if (rc == -EBUSY && req->snapshots) {
+        /* Every function zygote is in use, and the zygote replaces only one without jobs: an
+         * idle snapshot worker is a job of its function zygote. Ending those idle for a while
+         * lets the next load (a second later) take an unused slot: functions in steady use
+         * share the slots, least recently used first, rather than the first ones keeping
+         * them. */
+        struct snapshot_worker old[8];
+        size_t n;
+        while ((n = snapshot_pool_expire_older(req->snapshots, frame_now_ms(), IDLE_FOR_SLOT_MS,
+                                               old, 8)) > 0)
+            end_snapshot_workers(zc, old, n);
+    }
 }
 
 int invoke_fn_key(const struct fn_version *v, const struct fn_limits *limits, uint8_t key[32])

@@ -178,10 +178,16 @@ void snapshot_pool_gone(struct snapshot_pool *p, const uint8_t key[SNAPSHOT_KEY_
 size_t snapshot_pool_expire(struct snapshot_pool *p, int64_t now, struct snapshot_worker *out,
                             size_t max)
 {
+    return snapshot_pool_expire_older(p, now, p->idle_ms, out, max);
+}
+
+size_t snapshot_pool_expire_older(struct snapshot_pool *p, int64_t now, int64_t older_than_ms,
+                                  struct snapshot_worker *out, size_t max)
+{
     size_t got = 0;
     pthread_mutex_lock(&p->mu);
     /* oldest first: stop at the first one still fresh */
-    while (got < max && p->n > 0 && now - p->idle[0].idle_since_ms > p->idle_ms) {
+    while (got < max && p->n > 0 && now - p->idle[0].idle_since_ms > older_than_ms) {
         out[got] = remove_at(p, 0);
         count_down(p, out[got++].key);
     }

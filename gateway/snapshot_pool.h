@@ -60,6 +60,9 @@ void snapshot_pool_gone(struct snapshot_pool *p, const uint8_t key[SNAPSHOT_KEY_
 /* Idle records older than idle_ms, moved to out (up to max), no longer counted alive. */
 size_t snapshot_pool_expire(struct snapshot_pool *p, int64_t now_ms, struct snapshot_worker *out,
                             size_t max);
+/* The same for records idle longer than older_than_ms (whatever the pool's idle_ms). */
+size_t snapshot_pool_expire_older(struct snapshot_pool *p, int64_t now_ms, int64_t older_than_ms,
+                                  struct snapshot_worker *out, size_t max);
 size_t snapshot_pool_idle(struct snapshot_pool *p);
 
 #endif

@@ -29,7 +29,7 @@ import time
 import pytest
 
 import egress
-from conftest import (_alive, children, error_code, snapshot_reuses, snapshot_starts,
+from conftest import (_alive, children, error_code, metric, snapshot_reuses, snapshot_starts,
                       start_daemon, unique, warm_snapshot, worker_tree)
 
 ROOT = os.geteuid() == 0  # /proc/PID/io of a non-dumpable worker needs it
@@ -736,3 +736,31 @@ def test_function_made_again_never_meets_the_old_workers(d):
         warm_snapshot(d, name, who)
         assert snapshot_starts(d) > starts  # its own, new, snapshot worker
         a_token = who
+
+
+def test_snapshot_functions_do_not_keep_every_function_zygote(tmp_path):
+    """With all 16 function zygotes held by snapshot functions (their idle workers are jobs of
+    their function zygotes), a refused load ends the workers idle for a second, so another
+    function gets a function zygote within seconds, not after --snapshot-idle-seconds."""
+    d = start_daemon(tmp_path / "slots", ["--snapshot-idle-seconds", "3600"])
+    try:
+        token, _ = d.developer()
+        for i in range(16):
+            name = unique(f"hold{i}")
+            d.deploy_ok(name, "function main() { return 1; }", token, isolation="snapshot")
+            warm_snapshot(d, name, token)
+        plain = unique("plain")
+        d.deploy_ok(plain, "function main() { return 2; }", token)
+        before = metric(d, "fnbox_workers_total", 'kind="precompiled"')
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            r = d.invoke(plain, token)
+            assert r.status_code == 200 and r.json()["result"] == 2, r.text
+            if metric(d, "fnbox_workers_total", 'kind="precompiled"') > before:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the plain function never got a function zygote")
+        assert metric(d, "fnbox_function_zygote_loads_total", 'result="refused"') >= 1
+    finally:
+        d.stop()
