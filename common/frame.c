@@ -65,7 +65,7 @@ int frame_recv(int fd, struct frame *out, size_t max_len, int64_t deadline_ms)
     if (max_len > FRAME_MAX_PAYLOAD) max_len = FRAME_MAX_PAYLOAD;
     uint8_t chunk[FRAME_HDR + FRAME_CHUNK + 1];
     uint8_t *buf = NULL;
-    size_t len = 0, cap = 0;
+    size_t len = 0, cap = 0, dirty = 0; /* dirty: the bytes of chunk ever written */
     int first = 1, rc;
     uint8_t type = 0;
 
@@ -84,6 +84,7 @@ int frame_recv(int fd, struct frame *out, size_t max_len, int64_t deadline_ms)
             rc = -EPIPE;
             goto fail;
         }
+        if ((size_t)r > dirty) dirty = (size_t)r;
         if ((size_t)r < FRAME_HDR || (size_t)r > FRAME_HDR + FRAME_CHUNK || chunk[2] || chunk[3] ||
             (chunk[1] & ~FRAME_MORE) || (!first && chunk[0] != type)) {
             rc = -EPROTO;
@@ -117,7 +118,7 @@ int frame_recv(int fd, struct frame *out, size_t max_len, int64_t deadline_ms)
         len += n;
         if (!(chunk[1] & FRAME_MORE)) break;
     }
-    OPENSSL_cleanse(chunk, sizeof chunk);
+    OPENSSL_cleanse(chunk, dirty); /* what was read, not all 32 KiB each time */
     if (!buf) {
         buf = malloc(1);
         if (!buf) return -ENOMEM;
@@ -128,7 +129,7 @@ int frame_recv(int fd, struct frame *out, size_t max_len, int64_t deadline_ms)
     out->len = len;
     return 0;
 fail:
-    OPENSSL_cleanse(chunk, sizeof chunk);
+    OPENSSL_cleanse(chunk, dirty);
     if (buf) OPENSSL_cleanse(buf, cap);
     free(buf);
     return rc;

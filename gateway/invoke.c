@@ -19,9 +19,10 @@
 #include "gateway/metrics.h"
 
 #define EXIT_STATUS_WAIT_MS 2000
-/* How long an invocation of a snapshot function waits for one of its workers to come back
- * before it starts one more than the lanes (gateway/snapshot_pool.h) */
+/* How long an invocation of a snapshot function waits with none of its workers coming back
+ * before it starts one more than the lanes (gateway/snapshot_pool.h), and at most in all */
 #define LANE_WAIT_MS 10
+#define LANE_QUEUE_MAX_MS 1000
 /* An idle snapshot worker unused this long is ended when a function zygote load is refused
  * (the zygote replaces function zygotes unused for FNZ_EVICT_IDLE_MS, 2 s) */
 #define IDLE_FOR_SLOT_MS 1000
@@ -256,8 +257,12 @@ static int take_snapshot_worker(struct zclient *zc, const struct invoke_request 
 {
     struct snapshot_worker w;
     int rc;
-    while ((rc = snapshot_pool_acquire(req->snapshots, req->fn_key, frame_now_ms() + LANE_WAIT_MS,
-                                       &w)) == 1) {
+    /* a queue may last, but not past a quarter of the invocation's own time */
+    int64_t give_up = frame_now_ms() + (req->limits.timeout_ms / 4 < LANE_QUEUE_MAX_MS
+                                            ? req->limits.timeout_ms / 4
+                                            : LANE_QUEUE_MAX_MS);
+    while ((rc = snapshot_pool_acquire(req->snapshots, req->fn_key, LANE_WAIT_MS, give_up, &w)) ==
+           1) {
         if (!idle_worker_ready(w.fd)) {
             end_worker(zc, w.job_id, w.fd);
             snapshot_pool_gone(req->snapshots, req->fn_key);

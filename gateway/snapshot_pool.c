@@ -9,6 +9,7 @@
 struct key_count {
     uint8_t key[SNAPSHOT_KEY_LEN];
     size_t alive; /* idle here or running; 0: the entry is free */
+    uint64_t returns; /* workers put back or ended: progress, for those waiting */
     pthread_cond_t cv; /* one of its workers came back or ended: wakes one waiter (a broadcast
                         * would wake every waiting invocation for each worker) */
 };
@@ -83,6 +84,7 @@ static void count_down(struct snapshot_pool *p, const uint8_t key[SNAPSHOT_KEY_L
     struct key_count *c = count_of(p, key, 0);
     if (!c) return;
     c->alive--;
+    c->returns++;
     pthread_cond_signal(&c->cv); /* a lane is free: one waiter may start a worker */
 }
 
@@ -114,11 +116,13 @@ static int64_t now_ms(void)
 }
 
 int snapshot_pool_acquire(struct snapshot_pool *p, const uint8_t key[SNAPSHOT_KEY_LEN],
-                          int64_t wait_until_ms, struct snapshot_worker *out)
+                          int64_t stall_ms, int64_t give_up_ms, struct snapshot_worker *out)
 {
     pthread_mutex_lock(&p->mu);
     int rc;
-    for (;;) {
+    uint64_t seen = 0;
+    int64_t stalled_at = now_ms() + stall_ms;
+    for (int first = 1;; first = 0) {
         if (take_idle(p, key, out)) {
             rc = 1;
             break;
@@ -128,13 +132,19 @@ int snapshot_pool_acquire(struct snapshot_pool *p, const uint8_t key[SNAPSHOT_KE
             rc = -ENOSPC;
             break;
         }
-        if (c->alive < p->lanes || now_ms() >= wait_until_ms) {
+        int64_t now = now_ms();
+        if (first) seen = c->returns;
+        if (c->returns != seen) { /* its workers are coming back: the wait is a queue, not a stall */
+            seen = c->returns;
+            stalled_at = now + stall_ms;
+        }
+        if (c->alive < p->lanes || now >= stalled_at || now >= give_up_ms) {
             c->alive++;
             rc = 0;
             break;
         }
-        struct timespec ts = {.tv_sec = wait_until_ms / 1000,
-                              .tv_nsec = (wait_until_ms % 1000) * 1000000};
+        int64_t until = stalled_at < give_up_ms ? stalled_at : give_up_ms;
+        struct timespec ts = {.tv_sec = until / 1000, .tv_nsec = (until % 1000) * 1000000};
         pthread_cond_timedwait(&c->cv, &p->mu, &ts);
     }
     pthread_mutex_unlock(&p->mu);
@@ -163,7 +173,10 @@ int snapshot_pool_put(struct snapshot_pool *p, const struct snapshot_worker *w, 
     }
     if (ended) count_down(p, end->key);
     if (!ended || end->job_id != w->job_id)
-        if (c) pthread_cond_signal(&c->cv); /* an idle worker for one waiter */
+        if (c) {
+            c->returns++;
+            pthread_cond_signal(&c->cv); /* an idle worker for one waiter */
+        }
     pthread_mutex_unlock(&p->mu);
     return ended;
 }

@@ -764,3 +764,23 @@ def test_snapshot_functions_do_not_keep_every_function_zygote(tmp_path):
         assert metric(d, "fnbox_function_zygote_loads_total", 'result="refused"') >= 1
     finally:
         d.stop()
+
+
+def test_workers_blocked_in_fetch_do_not_hold_the_queue(d, up):
+    """Lanes bound the snapshot workers running at once only while they keep coming back: when
+    all of a function's workers wait on slow fetches, more are started, so concurrent
+    invocations overlap instead of queueing two at a time (the fixture has 2 lanes)."""
+    token, _ = d.developer()
+    code = "function main(i) { if (i.warm) return 0; return fetch(i.url).status; }"
+    fn = Snap(d, token, code, warm_input={"warm": True}, allow_hosts=[up.hostport()],
+              prefix="slowfetch", limits={"timeout_ms": 10000})
+    starts = snapshot_starts(d)
+    url = up.url("/hang?seconds=0.5")
+    t0 = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        rs = list(pool.map(lambda _: d.invoke(fn.name, token, input={"url": url}), range(8)))
+    took = time.monotonic() - t0
+    assert all(r.status_code == 200 and r.json()["result"] == 200 for r in rs), \
+        [r.text[:200] for r in rs]
+    assert took < 1.5, f"8 invocations of 0.5 s each took {took:.2f} s: queued by the lanes"
+    assert snapshot_starts(d) - starts >= 3
