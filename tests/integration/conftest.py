@@ -409,3 +409,13 @@ def warm_snapshot(d, name, token, input=_NOTSET, tries=60):
             return results
         time.sleep(0.05)
     pytest.fail(f"{name}: no snapshot worker served again after {tries} invocations")
+
+
+@pytest.fixture(scope="module")
+def upstream():
+    """A local HTTP upstream (egress.py: echo, fixed bodies, slow and endless paths) that
+    fetch() may reach, for one test module."""
+    import egress
+    u = egress.Upstream()
+    yield u
+    u.stop()

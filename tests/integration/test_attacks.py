@@ -24,7 +24,6 @@ import time
 
 import pytest
 
-import egress
 from conftest import REPO, error_code, start_daemon, unique
 
 CANARY_NAME = "atk_canary"
@@ -65,11 +64,9 @@ READER = """function main() {
 # ---- fixtures -----------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def up():
+def up(upstream):
     """A local HTTP upstream (echo server) that fetch() may reach."""
-    u = egress.Upstream()
-    yield u
-    u.stop()
+    return upstream
 
 
 @pytest.fixture(scope="module")

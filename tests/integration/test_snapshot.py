@@ -28,7 +28,6 @@ import time
 
 import pytest
 
-import egress
 from conftest import (_alive, children, error_code, metric, snapshot_reuses, snapshot_starts,
                       start_daemon, unique, warm_snapshot, worker_tree)
 
@@ -40,10 +39,8 @@ ROOT = os.geteuid() == 0  # /proc/PID/io of a non-dumpable worker needs it
 
 
 @pytest.fixture(scope="module")
-def up():
-    u = egress.Upstream()
-    yield u
-    u.stop()
+def up(upstream):
+    return upstream
 
 
 @pytest.fixture(scope="module")
@@ -493,18 +490,23 @@ def test_isolation_is_validated(d):
         assert d.api("GET", f"/v1/functions/{name}", token).status_code == 404, bad
 
 
+def served_in_fresh_processes(d, name, token, want):
+    """Four invocations of name answer want, none on a reused worker (process isolation)."""
+    reuses = snapshot_reuses(d)
+    for _ in range(4):
+        r = d.invoke(name, token)
+        assert r.status_code == 200 and r.json()["result"] == want, r.text
+        time.sleep(0.05)
+    assert snapshot_reuses(d) == reuses
+
+
 def test_default_is_process_and_a_redeploy_switches_mode(d):
     token, _ = d.developer()
     name = unique("switch")
     reply = d.deploy_ok(name, "function main() { return 'one'; }", token)
     assert reply["isolation"] == "process", reply
     assert d.api("GET", f"/v1/functions/{name}", token).json()["isolation"] == "process"
-    reuses = snapshot_reuses(d)
-    for _ in range(4):
-        r = d.invoke(name, token)
-        assert r.status_code == 200 and r.json()["result"] == "one", r.text
-        time.sleep(0.05)
-    assert snapshot_reuses(d) == reuses  # process isolation: never a reused worker
+    served_in_fresh_processes(d, name, token, "one")
 
     reply = d.deploy_ok(name, "function main() { return 'two'; }", token, isolation="snapshot")
     assert reply["isolation"] == "snapshot" and reply["version"] == 2, reply
@@ -522,12 +524,7 @@ def test_default_is_process_and_a_redeploy_switches_mode(d):
     reply = d.deploy_ok(name, "function main() { return 'three'; }", token)
     assert reply["isolation"] == "process", reply
     assert d.api("GET", f"/v1/functions/{name}", token).json()["isolation"] == "process"
-    reuses = snapshot_reuses(d)
-    for _ in range(4):
-        r = d.invoke(name, token)
-        assert r.status_code == 200 and r.json()["result"] == "three", r.text
-        time.sleep(0.05)
-    assert snapshot_reuses(d) == reuses
+    served_in_fresh_processes(d, name, token, "three")
 
 
 # ---- host calls ---------------------------------------------------------------------------
