@@ -18,7 +18,11 @@
 #define FINE_STEP 8u /* small blocks, up to FINE_MAX bytes, come in 8-byte classes */
 #define FINE_MAX 1024u
 #define LARGE_STEP 16u /* large blocks: any multiple of 16 bytes above FINE_MAX */
-#define LARGE_MIN (FINE_MAX + LARGE_STEP)
+/* A free block in a bin: its header, two links, its length in its last 8 bytes. Pieces smaller
+ * than a large block stay in the bins too, where any request that fits (small ones) can use
+ * them: handing a small request a whole 1-2 KiB block made 40x the charge unusable. */
+#define FREE_MIN 32u
+#define FIT_TRIES 8 /* blocks of the first bin tried before the next bins (whose heads all fit) */
 #define SEAL_TRIES 100 /* F_SEAL_WRITE may briefly see a page still referenced (EBUSY) */
 
 /* tag: a small block's class, or a large block's length / LARGE_STEP with TAG_LARGE; and
@@ -66,7 +70,7 @@ static size_t block_len(const struct block_header *h)
 static unsigned bin_of(size_t len)
 {
     unsigned b = 0;
-    while (b + 1 < JS_ARENA_LARGE_BINS && ((size_t)LARGE_MIN << (b + 1)) <= len) b++;
+    while (b + 1 < JS_ARENA_LARGE_BINS && ((size_t)FREE_MIN << (b + 1)) <= len) b++;
     return b;
 }
 
@@ -91,6 +95,10 @@ struct js_arena *js_arena_create(size_t size)
         return NULL;
     }
     size = (size + (size_t)page - 1) & ~((size_t)page - 1);
+    if (size / LARGE_STEP > TAG_VALUE) { /* a tag holds a free block's length / 16 */
+        errno = EINVAL;
+        return NULL;
+    }
     if (size < first_block_offset()) size = (size_t)page;
     int fd = memfd_create("fnbox-snapshot", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0) return NULL;
@@ -127,6 +135,7 @@ int js_arena_freeze(struct js_arena *a)
      * an invocation then allocates from the top, fresh pages side by side, instead of writing
      * into (and so copying) pages of the snapshot all over the arena. */
     memset(a->free_list, 0, sizeof a->free_list);
+    a->small_freed = 0;
     forget_free_large(a);
     size_t snap = page_round(a->high);
     if (snap > size) snap = size;
@@ -267,7 +276,7 @@ static void free_large_block(struct js_arena *a, struct block_header *h)
 static struct block_header *carve(struct js_arena *a, struct block_header *h, size_t len,
                                   size_t need)
 {
-    if (len - need >= LARGE_MIN) {
+    if (len - need >= FREE_MIN) {
         h->tag = TAG_LARGE | (uint32_t)(need / LARGE_STEP);
         make_free(a, after(h, need), len - need);
     } else {
@@ -290,18 +299,53 @@ static struct block_header *from_top(struct js_arena *a, size_t need)
     return h;
 }
 
-/* A large block of at least need bytes: the first fit of the smallest bin that can hold it. */
-static struct block_header *take_large(struct js_arena *a, size_t need)
+/* A free block of at least need bytes, carved: a first fit among the first FIT_TRIES blocks of
+ * need's bin (all of them when thorough), else the head of the next bin that has one (every
+ * block there fits). A bin's list is never walked at length on the way to the top. */
+static struct block_header *take_free(struct js_arena *a, size_t need, int thorough)
 {
-    for (unsigned b = bin_of(need); b < JS_ARENA_LARGE_BINS; b++)
-        for (struct free_large *f = a->bins[b]; f; f = f->next) {
-            size_t len = block_len(&f->h);
-            if (len < need) continue;
+    unsigned b = bin_of(need), tries = 0;
+    for (struct free_large *f = a->bins[b]; f; f = f->next) {
+        size_t len = block_len(&f->h);
+        if (len >= need) {
             bin_remove(a, &f->h, len);
             return carve(a, &f->h, len, need);
         }
-    struct block_header *h = from_top(a, need);
-    if (h) h->tag = TAG_LARGE | (uint32_t)(need / LARGE_STEP);
+        if (!thorough && ++tries == FIT_TRIES) break;
+    }
+    while (++b < JS_ARENA_LARGE_BINS) {
+        struct free_large *f = a->bins[b];
+        if (!f) continue;
+        size_t len = block_len(&f->h);
+        bin_remove(a, &f->h, len);
+        return carve(a, &f->h, len, need);
+    }
+    return NULL;
+}
+
+static void consolidate(struct js_arena *a);
+
+/* need bytes for a block, when the free blocks' quick fit and the top both failed: every free
+ * block of need's bin, after merging the small free lists when enough has gone there since they
+ * last were (each merge walks the arena: the bytes freed since pay for it). */
+static struct block_header *last_resort(struct js_arena *a, size_t need, size_t top_need)
+{
+    struct block_header *h = take_free(a, need, 1);
+    if (h) return h;
+    if (a->small_freed < need || a->small_freed < a->size / 64) return NULL;
+    consolidate(a);
+    h = take_free(a, need, 1);
+    return h ? h : from_top(a, top_need);
+}
+
+/* A large block of at least need bytes. */
+static struct block_header *take_large(struct js_arena *a, size_t need)
+{
+    struct block_header *h = take_free(a, need, 0);
+    if (h) return h;
+    h = from_top(a, need);
+    if (!h) h = last_resort(a, need, need);
+    if (h && !is_large(h)) h->tag = TAG_LARGE | (uint32_t)(need / LARGE_STEP); /* from the top */
     return h;
 }
 
@@ -315,21 +359,27 @@ static struct block_header *take_small(struct js_arena *a, unsigned cls)
     if (h) {
         memcpy(&a->free_list[cls], (unsigned char *)h + HDR, sizeof(void *));
         h->size = 1; /* the tag, and its TAG_PREV_FREE, stay as they are */
+        a->small_freed -= a->small_freed < small_bytes(cls) ? a->small_freed : small_bytes(cls);
         return h;
     }
     size_t need = round_up(small_bytes(cls), LARGE_STEP); /* what is left stays a multiple */
-    for (unsigned b = 0; b < JS_ARENA_LARGE_BINS; b++) {
-        struct free_large *f = a->bins[b];
-        if (!f) continue;
-        size_t len = block_len(&f->h);
-        bin_remove(a, &f->h, len);
-        h = carve(a, &f->h, len, need);
-        /* split: a small block of need bytes; else the whole free block, still a large one */
-        if (block_len(h) == need) h->tag = (uint32_t)(need / FINE_STEP) - 1;
-        return h;
+    h = take_free(a, need, 0);
+    if (!h) {
+        h = from_top(a, small_bytes(cls));
+        if (h) {
+            h->tag = cls;
+            return h;
+        }
+        h = last_resort(a, need, small_bytes(cls));
+        if (!h) return NULL;
+        if (!is_large(h)) { /* from the top */
+            h->tag = cls;
+            return h;
+        }
     }
-    h = from_top(a, small_bytes(cls));
-    if (h) h->tag = cls;
+    /* a piece of a free block (at most need + 16 bytes): a small block unless it is 1040 */
+    size_t len = block_len(h);
+    if (len <= FINE_MAX) h->tag = (uint32_t)(len / FINE_STEP) - 1;
     return h;
 }
 
@@ -348,6 +398,7 @@ static void free_small_block(struct js_arena *a, struct block_header *h)
     }
     unsigned cls = h->tag & TAG_VALUE;
     h->size = 0;
+    a->small_freed += len;
     memcpy((unsigned char *)h + HDR, &a->free_list[cls], sizeof(void *));
     a->free_list[cls] = h;
 }
@@ -404,7 +455,7 @@ static int resize_large(struct js_arena *a, struct block_header *h, size_t need)
     uint32_t keep = h->tag & TAG_PREV_FREE;
     if (need == len) return 1;
     if (need < len) {
-        if (len - need < LARGE_MIN && !at_top) return 1; /* too little to give back */
+        if (len - need < FREE_MIN && !at_top) return 1; /* too little to give back */
         h->tag = TAG_LARGE | keep | (uint32_t)(need / LARGE_STEP);
         struct block_header *tail = after(h, need);
         tail->tag = TAG_LARGE | (uint32_t)((len - need) / LARGE_STEP);
@@ -441,23 +492,80 @@ void *js_arena_realloc(void *udata, void *ptr, size_t size)
     size_t old = h->size;
     if (size > UINT32_MAX - CHARGE || (size > old && !js_alloc_admit(&a->acct, size - old)))
         return NULL;
-    size_t need = need_of(size);
+    size_t need = need_of(size), len = block_len(h);
     int in_place;
     if (is_large(h) && need > FINE_MAX) in_place = resize_large(a, h, need);
-    else in_place = need <= block_len(h); /* a small block never grows where it is */
+    else if (need <= len) in_place = len < 2 * need || len - need < FREE_MIN; /* else: moved */
+    else in_place = 0; /* a small block never grows where it is */
     if (!in_place) { /* another block; only the growth was charged, as in js_alloc */
         struct block_header *moved = take(a, need);
-        if (!moved) {
+        if (moved) {
+            memcpy((unsigned char *)moved + HDR, ptr, old < size ? old : size);
+            give_back(a, h);
+            h = moved;
+        } else if (need > len) {
             a->acct.refused++;
             return NULL;
-        }
-        memcpy((unsigned char *)moved + HDR, ptr, old < size ? old : size);
-        give_back(a, h);
-        h = moved;
+        } /* else a shrink that found no other block: it stays where it is */
     }
     h->size = (uint32_t)size;
     js_alloc_account(&a->acct, size + CHARGE, old + CHARGE);
     return (unsigned char *)h + HDR;
+}
+
+static void push_small(struct js_arena *a, struct block_header *h, size_t len)
+{
+    unsigned cls = (unsigned)(len / FINE_STEP) - 1;
+    h->tag = cls; /* the block below is not a free large one */
+    h->size = 0;
+    memcpy((unsigned char *)h + HDR, &a->free_list[cls], sizeof(void *));
+    a->free_list[cls] = h;
+}
+
+/* The run [h, h + len) of free blocks (its neighbours in use) as free blocks again: one free
+ * large block (after a 24-byte small one when len is an odd multiple of 8), or small ones. */
+static void place_run(struct js_arena *a, struct block_header *h, size_t len)
+{
+    if (len % LARGE_STEP && len >= 24 + FREE_MIN) {
+        push_small(a, h, 24);
+        h = after(h, 24);
+        len -= 24;
+    }
+    if (len % LARGE_STEP == 0 && len >= FREE_MIN) {
+        make_free(a, h, len); /* the block above learns it */
+        return;
+    }
+    while (len > 0) { /* 16, 24 or 40 bytes */
+        size_t piece = len > FINE_MAX ? FINE_MAX : len;
+        push_small(a, h, piece);
+        h = after(h, piece);
+        len -= piece;
+    }
+    mark_prev_free(a, h, 0);
+}
+
+/* Every run of neighbouring free blocks, small ones of the free lists included, merged into one
+ * (malloc_consolidate): the small free lists otherwise keep memory for their class only. Walks
+ * every block; only when an allocation found nothing (last_resort). */
+static void consolidate(struct js_arena *a)
+{
+    memset(a->free_list, 0, sizeof a->free_list);
+    memset(a->bins, 0, sizeof a->bins);
+    a->small_freed = 0;
+    size_t off = first_block_offset(), run = 0, run_len = 0;
+    while (off < a->top) {
+        struct block_header *h = at(a, off);
+        size_t len = block_len(h);
+        if (h->size == 0) { /* free, small or large (small ones forgotten at freeze too) */
+            if (!run_len) run = off;
+            run_len += len;
+        } else if (run_len) {
+            place_run(a, at(a, run), run_len);
+            run_len = 0;
+        }
+        off += len;
+    }
+    if (run_len) a->top = run; /* free up to the top: the top comes down */
 }
 
 static void forget_free_large(struct js_arena *a)
@@ -485,7 +593,7 @@ int js_arena_check(struct js_arena *a)
         if (free_l) {
             size_t foot;
             memcpy(&foot, (unsigned char *)h + len - sizeof foot, sizeof foot);
-            if (prev_free_large || foot != len || len < LARGE_MIN) return -3;
+            if (prev_free_large || foot != len || len < FREE_MIN) return -3;
             free_large++;
         }
         prev_free_large = free_l;

@@ -38,6 +38,7 @@ struct js_arena {
     int frozen;
     void *free_list[JS_ARENA_SMALL_CLASSES]; /* freed small blocks, by class */
     void *bins[JS_ARENA_LARGE_BINS];         /* free large blocks (merged with free neighbours) */
+    size_t small_freed; /* bytes put on the small free lists since they were last merged */
 };
 
 /* A shared mapping of a new memfd, `size` bytes (rounded up to pages); NULL with errno set. */

@@ -179,7 +179,108 @@ static void random_operations_keep_the_arena_consistent(void **state)
     for (size_t k = 0; k < SLOTS; k++) js_arena_free(a, b[k].p);
     assert_int_equal(a->acct.used, 0);
     assert_int_equal(js_arena_check(a), 0);
-    assert_int_equal(a->top, a->high > 0 ? a->top : 0);
+    js_arena_destroy(a);
+}
+
+/* An arena as a function zygote makes it for memory_mb 16: 3 x the cap + 64 MiB. */
+static struct js_arena *capped_arena(size_t cap)
+{
+    struct js_arena *a = js_arena_create(3 * cap + (64u << 20));
+    assert_non_null(a);
+    a->acct.cap = cap;
+    return a;
+}
+
+/* Objects of one size filling the cap, all dropped (in a collector's random order), then
+ * objects of the next size: the small free lists are merged when nothing else is left, so a
+ * large allocation still fits after every round (without, the arena filled at used = 0). */
+static void dropped_small_objects_serve_other_sizes(void **state)
+{
+    (void)state;
+    enum { CAP = 16u << 20 };
+    struct js_arena *a = capped_arena(CAP);
+    static void *p[(CAP / 24) + 16]; /* each charged its size + 16: 24 at least */
+    uint64_t x = 12345;
+    for (int round = 0; round < 12; round++) {
+        size_t size = 8 + 8 * (size_t)round, n = 0;
+        while ((p[n] = js_arena_alloc(a, size))) n++;
+        assert_true(a->acct.used + size + 16 > a->acct.cap); /* stopped by the cap, not the arena */
+        for (size_t i = n; i > 1; i--) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            size_t j = x % i;
+            void *t = p[i - 1];
+            p[i - 1] = p[j];
+            p[j] = t;
+        }
+        for (size_t i = 0; i < n; i++) js_arena_free(a, p[i]);
+        assert_int_equal(a->acct.used, 0);
+        void *big = js_arena_alloc(a, 1u << 20);
+        assert_non_null(big);
+        js_arena_free(a, big);
+        assert_int_equal(js_arena_check(a), 0);
+    }
+    js_arena_destroy(a);
+}
+
+/* A small request takes a piece of a free 1 KiB hole, not all of it: rounds of 1 KiB strings
+ * pinned between small objects, the strings dropped and small objects made in their place, do
+ * not fill the arena far below the cap. */
+static void small_requests_take_pieces_of_free_blocks(void **state)
+{
+    (void)state;
+    enum { CAP = 16u << 20 };
+    struct js_arena *a = capped_arena(CAP);
+    void *hole = js_arena_alloc(a, 1032), *pin = js_arena_alloc(a, 8);
+    js_arena_free(a, hole);
+    unsigned char *s1 = js_arena_alloc(a, 8), *s2 = js_arena_alloc(a, 8);
+    assert_ptr_equal(s2, s1 + 16); /* both from the hole */
+    assert_true((void *)s2 < pin);
+    js_arena_free(a, s2);
+    js_arena_free(a, s1);
+    js_arena_free(a, pin);
+    static void *big[CAP / 1000];
+    for (int round = 0; round < 20; round++) {
+        size_t n = 0;
+        for (;;) {
+            void *b = js_arena_alloc(a, 1032);
+            if (!b) break;
+            if (!js_arena_alloc(a, 8)) {
+                js_arena_free(a, b);
+                break;
+            }
+            big[n++] = b;
+        }
+        if (n == 0) break;
+        for (size_t i = 0; i < n; i++) js_arena_free(a, big[i]);
+        for (size_t i = 0; i < n; i++) js_arena_alloc(a, 8);
+    }
+    /* what remains allocated is what was asked for, and a 1 MiB request is refused only by
+     * the cap: the arena itself is not full */
+    size_t used = a->acct.used;
+    void *m = js_arena_alloc(a, 1u << 20);
+    if (!m) assert_true(used + (1u << 20) + 16 > CAP);
+    assert_true(a->top < a->size);
+    assert_int_equal(js_arena_check(a), 0);
+    js_arena_destroy(a);
+}
+
+/* A large block cut down to a small size moves to a block of that size (TextEncoder.encode cuts
+ * its 3 x len buffer to len): 8 MiB blocks cut to 1000 bytes do not fill the arena. */
+static void shrinking_gives_memory_back(void **state)
+{
+    (void)state;
+    enum { CAP = 16u << 20 };
+    struct js_arena *a = capped_arena(CAP);
+    int n = 0;
+    for (; n < 1000; n++) {
+        void *p = js_arena_alloc(a, 8u << 20);
+        if (!p) break;
+        assert_non_null(js_arena_realloc(a, p, 1000));
+    }
+    /* stopped by the cap (1016 charged per block), not after a dozen 8 MiB blocks */
+    assert_true(n == 1000 || a->acct.used + (8u << 20) + 16 > CAP);
+    assert_true(n > 100);
+    assert_int_equal(js_arena_check(a), 0);
     js_arena_destroy(a);
 }
 
@@ -331,6 +432,9 @@ int main(void)
         cmocka_unit_test(classes_are_tight),
         cmocka_unit_test(growing_blocks_reuse_freed_memory),
         cmocka_unit_test(random_operations_keep_the_arena_consistent),
+        cmocka_unit_test(dropped_small_objects_serve_other_sizes),
+        cmocka_unit_test(small_requests_take_pieces_of_free_blocks),
+        cmocka_unit_test(shrinking_gives_memory_back),
         cmocka_unit_test(reset_gives_back_the_frozen_heap),
         cmocka_unit_test(reset_after_memory_limit),
         cmocka_unit_test(frozen_arena_is_a_private_mapping),
