@@ -3,17 +3,24 @@
  * Every byte the heap allocates lives in one mapping of a memfd, this allocator's own
  * bookkeeping included (the struct js_arena below sits at the start of the mapping, and is the
  * udata Duktape passes back). js_arena_create maps it shared, to build the state worth keeping
- * (a heap with the function compiled); js_arena_freeze then maps the same pages private at the
- * same address and seals the memfd, so that the pristine state can never change again;
- * js_arena_reset drops every page written since (MADV_DONTNEED on a private file mapping reads
- * them back from the memfd), which puts the heap, and the allocator, back to that state.
+ * (a heap with the function compiled); js_arena_freeze then maps those pages private at the
+ * same address, the rest of the arena anonymous, cuts the memfd to the snapshot and seals it,
+ * so that the pristine state can never change again and holds nothing more; js_arena_reset
+ * drops every page written since (MADV_DONTNEED: a private file page reads the snapshot again,
+ * an anonymous one zeros), which puts the heap, and the allocator, back to that state.
  *
  * Blocks (an 8-byte header included) up to 1 KiB come in 8-byte classes, each class with its
- * free list; larger ones are any multiple of 16 bytes, split from free blocks (best bin, first
- * fit) or carved from the top, and merged with free neighbours when freed (boundary tags), so
- * that a string grown a piece at a time, or buffers of ever larger sizes, reuse the memory the
- * garbage gave back. The small free lists are forgotten at freeze, so that an invocation
- * writes fresh pages at the top rather than pages of the snapshot all over the arena.
+ * free list; larger ones are any multiple of 16 bytes. Free pieces of 32 bytes and more live in
+ * bins by the power of two of their length, merged with free neighbours when freed (boundary
+ * tags): an allocation takes a fit among the first few blocks of its bin or the head of a
+ * larger bin, splits it, or else carves from the top; small requests take pieces of free
+ * blocks before the top grows. When neither the bins nor the top can serve, the small free
+ * lists are merged with their neighbours (as malloc_consolidate does; only once enough was
+ * freed to them since the last time) and the bins searched in full. So a string grown a piece
+ * at a time, buffers of ever larger sizes, or objects of one size dropped for objects of
+ * another, reuse the memory the garbage gave back. The small free lists, and the compile's
+ * free pieces, are forgotten at freeze, so that an invocation writes fresh pages at the top
+ * rather than pages of the snapshot all over the arena.
  * Accounting and the cap are js_alloc's (runtime/js_alloc.h): a request is charged its size
  * plus 16 bytes, exactly as a malloc'd heap's, so limits mean the same everywhere; the arena is
  * made larger than the cap so that rounding cannot refuse what the cap admits, except under
