@@ -316,10 +316,6 @@ int invoke_run(struct zclient *zc, const struct invoke_request *req, struct invo
 
     uint64_t heap_bytes = (uint64_t)req->limits.memory_mb << 20;
     const uint8_t *key = req->mode == JOB_MODE_INVOKE ? req->fn_key : NULL;
-    /* Idle snapshot workers past --snapshot-idle-seconds end at any invocation, not only at a
-     * snapshot function's (and every second besides: fnboxd's housekeeping thread): each keeps
-     * its function zygote's slot in the zygote taken. */
-    if (req->snapshots) invoke_snapshots_expire(zc, req->snapshots);
     struct worker_handle wh;
     struct snapshot_worker life = {0}; /* a snapshot worker's record: uses, busy_ms */
     int counted = 0; /* wh is one of its function's workers in req->snapshots' counts */

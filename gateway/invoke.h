@@ -73,8 +73,8 @@ void invoke_result_free(struct invoke_result *res);
  * zygote and hands over the code). Rate-limited per function; a refusal changes nothing. */
 void invoke_load_function_zygote(struct zclient *zc, const struct invoke_request *req);
 
-/* Ends the snapshot workers idle for longer than the pool allows (each invocation of a
- * snapshot function, and fnboxd's housekeeping thread, call it). */
+/* Ends the snapshot workers idle for longer than the pool allows (fnboxd's housekeeping thread
+ * calls it every second, whatever is invoked: each keeps its function zygote's slot taken). */
 void invoke_snapshots_expire(struct zclient *zc, struct snapshot_pool *pool);
 /* Ends every idle snapshot worker and frees the pool (at shutdown; both may be NULL). */
 void invoke_snapshots_end(struct zclient *zc, struct snapshot_pool *pool);

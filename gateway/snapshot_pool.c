@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/frame.h"
+
 struct key_count {
     uint8_t key[SNAPSHOT_KEY_LEN];
     size_t alive; /* idle here or running; 0: the entry is free */
@@ -108,20 +110,13 @@ static int take_idle(struct snapshot_pool *p, const uint8_t key[SNAPSHOT_KEY_LEN
     return 0;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int snapshot_pool_acquire(struct snapshot_pool *p, const uint8_t key[SNAPSHOT_KEY_LEN],
                           int64_t stall_ms, int64_t give_up_ms, struct snapshot_worker *out)
 {
     pthread_mutex_lock(&p->mu);
     int rc;
     uint64_t seen = 0;
-    int64_t stalled_at = now_ms() + stall_ms;
+    int64_t stalled_at = frame_now_ms() + stall_ms;
     for (int first = 1;; first = 0) {
         if (take_idle(p, key, out)) {
             rc = 1;
@@ -132,7 +127,7 @@ int snapshot_pool_acquire(struct snapshot_pool *p, const uint8_t key[SNAPSHOT_KE
             rc = -ENOSPC;
             break;
         }
-        int64_t now = now_ms();
+        int64_t now = frame_now_ms();
         if (first) seen = c->returns;
         if (c->returns != seen) { /* its workers are coming back: the wait is a queue, not a stall */
             seen = c->returns;

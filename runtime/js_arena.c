@@ -88,18 +88,16 @@ static size_t first_block_offset(void)
 
 struct js_arena *js_arena_create(size_t size)
 {
-    long page = sysconf(_SC_PAGESIZE);
-    if (page <= 0) page = 4096;
-    if (size > SIZE_MAX - (size_t)page) {
+    if (size > SIZE_MAX / 2) {
         errno = EINVAL;
         return NULL;
     }
-    size = (size + (size_t)page - 1) & ~((size_t)page - 1);
+    size = page_round(size);
     if (size / LARGE_STEP > TAG_VALUE) { /* a tag holds a free block's length / 16 */
         errno = EINVAL;
         return NULL;
     }
-    if (size < first_block_offset()) size = (size_t)page;
+    if (size < first_block_offset()) size = page_round(first_block_offset());
     int fd = memfd_create("fnbox-snapshot", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0) return NULL;
     if (ftruncate(fd, (off_t)size) != 0) {

@@ -412,9 +412,9 @@ def warm_snapshot(d, name, token, input=_NOTSET, tries=60):
 
 
 @pytest.fixture(scope="module")
-def upstream():
+def up():
     """A local HTTP upstream (egress.py: echo, fixed bodies, slow and endless paths) that
-    fetch() may reach, for one test module."""
+    fetch() may reach, for one test module (a module may define its own, as test_fetch does)."""
     import egress
     u = egress.Upstream()
     yield u

@@ -64,12 +64,6 @@ READER = """function main() {
 # ---- fixtures -----------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def up(upstream):
-    """A local HTTP upstream (echo server) that fetch() may reach."""
-    return upstream
-
-
-@pytest.fixture(scope="module")
 def daemon(tmp_path_factory, up):
     d = start_daemon(tmp_path_factory.mktemp("fnboxd-attacks"), [
         "--egress-allow-private", "127.0.0.0/8",
